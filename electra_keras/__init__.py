@@ -1,0 +1,16 @@
+"""electra_keras: ELECTRA pretraining and fine-tuning for Keras 3 (TensorFlow, JAX, PyTorch)."""
+
+from electra_keras import layers, objectives, optimizers
+from electra_keras.config import ElectraConfig
+from electra_keras.models import ElectraBackbone, ElectraPretrainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ElectraConfig",
+    "ElectraBackbone",
+    "ElectraPretrainer",
+    "layers",
+    "objectives",
+    "optimizers",
+]

@@ -1,0 +1,171 @@
+"""ElectraBackbone: the encoder that both of ELECTRA's networks are made of."""
+
+import keras
+from keras_hub.layers import TransformerEncoder
+
+from electra_keras.layers import ElectraEmbeddings
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraBackbone(keras.Model):
+    """BERT-style post-LayerNorm Transformer encoder as in ELECTRA.
+
+    embeddings (possibly shared) -> E->H projection when E != H -> `num_layers` x
+    TransformerEncoder (exact GELU, LayerNorm epsilon 1e-12, truncated-normal(0.02) init).
+    No pooler: a "pooled" output is the hidden state of [CLS].
+
+    Inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each (batch, seq).
+    Output: `sequence_output`, (batch, seq, hidden_dim).
+
+    Args:
+        vocabulary_size, embedding_dim, max_sequence_length, num_segments: embedding sizes.
+        hidden_dim, num_layers, num_heads, intermediate_dim: encoder sizes.
+        dropout: on hidden states and attention probabilities.
+        layer_norm_epsilon, initializer_range: as in the original.
+        embeddings: an existing `ElectraEmbeddings` to share (generator and discriminator);
+            its sizes must match. When None the backbone makes its own. Not serialized:
+            the owner of a shared block (ElectraPretrainer) rebuilds the tie on load.
+        dtype: dtype policy, e.g. "mixed_bfloat16".
+
+    Example:
+    >>> backbone = ElectraBackbone(vocabulary_size=50, embedding_dim=8, hidden_dim=16,
+    ...     num_layers=1, num_heads=2, intermediate_dim=32, max_sequence_length=16)
+    >>> ids = keras.ops.ones((2, 6), "int32")
+    >>> out = backbone({"token_ids": ids, "segment_ids": ids * 0, "padding_mask": ids})
+    >>> tuple(out.shape)
+    (2, 6, 16)
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        embedding_dim=None,
+        max_sequence_length=512,
+        num_segments=2,
+        dropout=0.1,
+        layer_norm_epsilon=1e-12,
+        initializer_range=0.02,
+        embeddings=None,
+        dtype=None,
+        **kwargs,
+    ):
+        embedding_dim = embedding_dim or hidden_dim
+        initializer = keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+        # === Layers ===
+        if embeddings is None:
+            embeddings = ElectraEmbeddings(
+                vocabulary_size=vocabulary_size,
+                embedding_dim=embedding_dim,
+                max_sequence_length=max_sequence_length,
+                num_segments=num_segments,
+                dropout=dropout,
+                layer_norm_epsilon=layer_norm_epsilon,
+                initializer_range=initializer_range,
+                dtype=dtype,
+                name="embeddings",
+            )
+        _check_shared_embeddings(
+            embeddings,
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+        )
+        embeddings_project = None
+        if embedding_dim != hidden_dim:
+            embeddings_project = keras.layers.Dense(
+                hidden_dim, kernel_initializer=initializer, dtype=dtype, name="embeddings_project"
+            )
+        transformer_layers = [
+            TransformerEncoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=dropout,
+                activation="gelu",  # keras' gelu is the exact erf form by default
+                layer_norm_epsilon=layer_norm_epsilon,
+                kernel_initializer=initializer,
+                normalize_first=False,  # post-LN, as BERT and ELECTRA
+                dtype=dtype,
+                name=f"transformer_layer_{i}",
+            )
+            for i in range(num_layers)
+        ]
+
+        # === Functional model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        segment_ids = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
+        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        x = embeddings(token_ids, segment_ids)  # (batch, seq, E)
+        if embeddings_project is not None:
+            x = embeddings_project(x)  # (batch, seq, H)
+        for layer in transformer_layers:
+            x = layer(x, padding_mask=padding_mask)
+        super().__init__(
+            inputs={"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            outputs=x,
+            dtype=dtype,
+            **kwargs,
+        )
+
+        # Sublayers become attributes only now: the torch backend allows no module
+        # attributes before the functional model's __init__.
+        self.embeddings = embeddings
+        self.embeddings_project = embeddings_project
+        self.transformer_layers = transformer_layers
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.embedding_dim = embedding_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.initializer_range = initializer_range
+
+    @property
+    def token_embedding(self):
+        return self.embeddings.token_embedding
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "embedding_dim": self.embedding_dim,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+            "dropout": self.dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+            "initializer_range": self.initializer_range,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+
+def _check_shared_embeddings(embeddings, **expected):
+    for name, value in expected.items():
+        actual = getattr(embeddings, name)
+        if actual != value:
+            raise ValueError(
+                f"The shared embeddings have {name}={actual}, but this backbone expects "
+                f"{name}={value}."
+            )

@@ -1,0 +1,243 @@
+"""ElectraPretrainer: generator + discriminator + the replaced-token-detection objective."""
+
+import keras
+from keras import ops
+
+from electra_keras import objectives
+from electra_keras.config import ElectraConfig
+from electra_keras.layers import ElectraDiscriminatorHead, ElectraEmbeddings, ElectraMaskedLMHead
+from electra_keras.models.electra_backbone import ElectraBackbone
+
+INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraPretrainer(keras.Model):
+    """ELECTRA pretraining as a Keras model: `fit` trains it on every backend.
+
+    `call()` masks the batch (dynamic masking, in the model as the original), runs the
+    generator and its MLM head at the masked positions only, samples replacements by
+    Gumbel-max with no gradient, writes them in, and runs the discriminator. `compute_loss()`
+    returns generator_loss_weight * MLM + discriminator_loss_weight * BCE, which Keras's own
+    train step differentiates; `compute_metrics()` tracks the original's metrics.
+
+    With `config.objective == "mlm"` the same class trains a BERT-style masked LM (dynamic
+    masking, no NSP) at the discriminator's size: the paper's baseline.
+
+    Args:
+        config: an `ElectraConfig`.
+        seed: seed of the masking and sampling `SeedGenerator` (None: from the global seed).
+        dtype: dtype policy, e.g. "mixed_bfloat16". Losses are computed in float32.
+
+    Inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each (batch, seq) int.
+
+    Example:
+    >>> import numpy as np
+    >>> cfg = ElectraConfig.from_preset("tiny", vocabulary_size=200, num_layers=1)
+    >>> model = ElectraPretrainer(cfg, seed=0)
+    >>> batch = {"token_ids": np.full((2, 16), 7, "int32"),
+    ...          "segment_ids": np.zeros((2, 16), "int32"), "padding_mask": np.ones((2, 16), "int32")}
+    >>> tuple(model(batch)["disc_logits"].shape)
+    (2, 16)
+    """
+
+    def __init__(self, config, seed=None, dtype=None, **kwargs):
+        super().__init__(dtype=dtype, **kwargs)
+        if isinstance(config, dict):
+            config = ElectraConfig.from_dict(config)
+        self.config = config
+        self.seed = seed
+        cfg = config
+
+        # === Layers ===
+        def make_backbone(sizes, embeddings, name):
+            return ElectraBackbone(
+                vocabulary_size=cfg.vocabulary_size,
+                max_sequence_length=cfg.max_sequence_length,
+                num_segments=cfg.num_segments,
+                dropout=cfg.dropout,
+                layer_norm_epsilon=cfg.layer_norm_epsilon,
+                initializer_range=cfg.initializer_range,
+                embeddings=embeddings,
+                dtype=dtype,
+                name=name,
+                **sizes,
+            )
+
+        # The block the two networks share under "tie embeddings" (all but the projection).
+        self.embeddings = ElectraEmbeddings(
+            vocabulary_size=cfg.vocabulary_size,
+            embedding_dim=cfg.embedding_dim,
+            max_sequence_length=cfg.max_sequence_length,
+            num_segments=cfg.num_segments,
+            dropout=cfg.dropout,
+            layer_norm_epsilon=cfg.layer_norm_epsilon,
+            initializer_range=cfg.initializer_range,
+            dtype=dtype,
+            name="embeddings",
+        )
+        self.discriminator_backbone = None
+        self.discriminator = None
+        if cfg.objective == "electra":
+            self.discriminator_backbone = make_backbone(
+                cfg.discriminator_sizes(), self.embeddings, "discriminator_backbone"
+            )
+        if cfg.objective == "electra" and cfg.weight_sharing == "all":
+            self.generator_backbone = self.discriminator_backbone
+        else:
+            untied = cfg.objective == "electra" and cfg.weight_sharing == "none"
+            shared = None if untied else self.embeddings
+            name = "backbone" if cfg.objective == "mlm" else "generator_backbone"
+            self.generator_backbone = make_backbone(cfg.generator_sizes(), shared, name)
+        self.mlm_head = ElectraMaskedLMHead(
+            token_embedding=self.generator_backbone.token_embedding,
+            layer_norm_epsilon=cfg.layer_norm_epsilon,
+            initializer_range=cfg.initializer_range,
+            dtype=dtype,
+            name="generator_head",
+        )
+        self.mlm_head.build((None, None, self.generator_backbone.hidden_dim))
+        if cfg.objective == "electra":
+            self.discriminator_head = ElectraDiscriminatorHead(
+                cfg.hidden_dim, cfg.initializer_range, dtype=dtype, name="discriminator_head"
+            )
+            inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
+            self.discriminator = keras.Model(
+                inputs,
+                self.discriminator_head(self.discriminator_backbone(inputs)),
+                name="discriminator",
+            )
+        self.seed_generator = keras.random.SeedGenerator(seed, name="masking_seed")
+
+        # === Metrics (the original's `metric_fn`) ===
+        self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
+        self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
+        if cfg.objective == "electra":
+            self.sampled_accuracy = keras.metrics.Mean(name="sampled_accuracy")
+            self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
+            self.disc_accuracy = keras.metrics.Mean(name="disc_accuracy")
+            self.disc_precision = keras.metrics.Precision(name="disc_precision")
+            self.disc_recall = keras.metrics.Recall(name="disc_recall")
+            self.disc_auc = keras.metrics.AUC(name="disc_auc")
+        self.built = True
+
+    @property
+    def backbone(self):
+        """The encoder to fine-tune: the discriminator's, or the MLM encoder for `mlm`."""
+        if self.discriminator_backbone is not None:
+            return self.discriminator_backbone
+        return self.generator_backbone
+
+    # ------------------------------------------------------------------ forward
+    def call(self, inputs, training=False):
+        cfg = self.config
+        token_ids = ops.cast(inputs["token_ids"], "int32")
+        segment_ids = ops.cast(inputs["segment_ids"], "int32")
+        padding_mask = ops.cast(inputs["padding_mask"], "int32")
+        seq_len = token_ids.shape[1] or cfg.sequence_length
+        masked = objectives.mask_tokens(
+            token_ids,
+            padding_mask,
+            max_predictions=min(cfg.max_predictions(seq_len), seq_len),
+            mask_prob=cfg.mask_prob,
+            special_token_ids=(cfg.pad_token_id, cfg.cls_token_id, cfg.sep_token_id, cfg.mask_token_id),
+            mask_token_id=cfg.mask_token_id,
+            vocabulary_size=cfg.vocabulary_size,
+            mask_token_rate=cfg.mask_token_rate,
+            random_token_rate=cfg.random_token_rate,
+            seed=self.seed_generator,
+        )
+        generator_output = self.generator_backbone(
+            {"token_ids": masked.token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=training,
+        )  # (batch, seq, generator hidden)
+        mlm_logits = self.mlm_head(generator_output, masked.mask_positions)  # (batch, preds, vocab)
+        outputs = {
+            "mlm_logits": mlm_logits,
+            "mask_positions": masked.mask_positions,
+            "mask_ids": masked.mask_ids,
+            "mask_weights": masked.mask_weights,
+        }
+        if cfg.objective == "mlm":
+            return outputs
+
+        sampled_ids = objectives.gumbel_sample(mlm_logits, cfg.temperature, self.seed_generator)
+        corrupted_ids, replaced = objectives.replace_with_samples(
+            masked.token_ids, token_ids, masked.mask_positions, masked.mask_weights, sampled_ids
+        )
+        disc_logits = self.discriminator(
+            {"token_ids": corrupted_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
+            training=training,
+        )  # (batch, seq)
+        outputs.update(
+            sampled_ids=sampled_ids,
+            corrupted_ids=corrupted_ids,
+            replaced_labels=replaced,
+            disc_logits=disc_logits,
+        )
+        return outputs
+
+    # ------------------------------------------------------------------ objective
+    def _named_losses(self, x, y_pred):
+        losses = {
+            "mlm_loss": objectives.mlm_loss(
+                y_pred["mlm_logits"], y_pred["mask_ids"], y_pred["mask_weights"]
+            )
+        }
+        if self.config.objective == "electra":
+            losses["disc_loss"] = objectives.rtd_loss(
+                y_pred["disc_logits"], y_pred["replaced_labels"], x["padding_mask"]
+            )
+        return losses
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        losses = self._named_losses(x, y_pred)
+        total = self.config.generator_loss_weight * losses["mlm_loss"]
+        if "disc_loss" in losses:
+            total = total + self.config.discriminator_loss_weight * losses["disc_loss"]
+        for extra in self.losses:  # regularizers, if a user adds any
+            total = total + ops.cast(extra, "float32")
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        losses = self._named_losses(x, y_pred)
+        mask_weights = y_pred["mask_weights"]
+        mlm_predictions = ops.cast(ops.argmax(y_pred["mlm_logits"], axis=-1), "int32")
+        self.mlm_loss_tracker.update_state(losses["mlm_loss"])
+        self.mlm_accuracy.update_state(
+            ops.cast(ops.equal(mlm_predictions, y_pred["mask_ids"]), "float32"), mask_weights
+        )
+        if self.config.objective == "electra":
+            padding = ops.cast(x["padding_mask"], "float32")
+            labels = y_pred["replaced_labels"]
+            probs = ops.sigmoid(y_pred["disc_logits"])
+            predicted = ops.cast(probs > 0.5, "int32")
+            self.sampled_accuracy.update_state(
+                ops.cast(ops.equal(y_pred["sampled_ids"], y_pred["mask_ids"]), "float32"),
+                mask_weights,
+            )
+            self.disc_loss_tracker.update_state(losses["disc_loss"])
+            self.disc_accuracy.update_state(
+                ops.cast(ops.equal(predicted, labels), "float32"), padding
+            )
+            self.disc_precision.update_state(labels, probs, padding)
+            self.disc_recall.update_state(labels, probs, padding)
+            self.disc_auc.update_state(labels, probs, padding)
+        return self.get_metrics_result()
+
+    # ------------------------------------------------------------------ serialization
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "config": self.config.to_dict(),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(ElectraConfig.from_dict(config.pop("config")), **config)
