@@ -1,0 +1,54 @@
+"""Shared fixtures. Every test file here runs under KERAS_BACKEND=tensorflow, jax and torch."""
+
+import keras
+import numpy as np
+import pytest
+
+import electra_keras as ek
+
+# BERT layout ids used across tests.
+PAD, CLS, SEP, MASK = 0, 101, 102, 103
+VOCAB = 160  # >= 104 so the BERT special ids fit; the real words are 104..159
+
+
+def tiny_config(**overrides):
+    """A one-layer model that builds and trains in well under a second a step on CPU."""
+    values = dict(
+        vocabulary_size=VOCAB,
+        embedding_dim=24,
+        hidden_dim=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=64,
+        max_sequence_length=64,
+        sequence_length=32,
+        generator_hidden_fraction=0.5,
+    )
+    values.update(overrides)
+    return ek.ElectraConfig.from_dict(values)
+
+
+def make_batch(batch_size=4, seq_len=32, seed=0, lengths=None):
+    """[CLS] words [SEP] words [SEP] then padding; segment 1 for the second half."""
+    rng = np.random.default_rng(seed)
+    lengths = lengths or [seq_len - (2 * i) % (seq_len - 3) for i in range(batch_size)]
+    token_ids = np.zeros((batch_size, seq_len), "int32")
+    segment_ids = np.zeros((batch_size, seq_len), "int32")
+    padding_mask = np.zeros((batch_size, seq_len), "int32")
+    for b, length in enumerate(lengths):
+        words = rng.integers(104, VOCAB, size=length)
+        half = length // 2
+        words[0], words[half], words[length - 1] = CLS, SEP, SEP
+        token_ids[b, :length] = words
+        segment_ids[b, half + 1 : length] = 1
+        padding_mask[b, :length] = 1
+    return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts from the same global seed and the float32 policy."""
+    keras.utils.set_random_seed(1234)
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.config.set_dtype_policy("float32")
