@@ -58,6 +58,10 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
         if self.exclude_names:
             self.exclude_from_weight_decay(var_names=list(self.exclude_names))
 
+    def decays(self, variable):
+        """Whether `variable` gets weight decay (False for LayerNorm weights and biases)."""
+        return bool(self.weight_decay) and self._use_weight_decay(variable)
+
     def build(self, var_list):
         if self.built:
             return

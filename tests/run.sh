@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: the whole suite (tests and docstring examples) under each Keras backend.
+# Tests marked slow run once, on the torch backend (the quickest to build large models).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+failed=()
+for backend in tensorflow jax torch; do
+  echo "=== KERAS_BACKEND=$backend ==="
+  if [ "$backend" = torch ]; then select=(); else select=(-m "not slow"); fi
+  KERAS_BACKEND=$backend python -m pytest -p no:cacheprovider --doctest-modules "${select[@]}" \
+    electra_keras tests || failed+=("$backend")
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED on: ${failed[*]}"
+  exit 1
+fi
+echo "all backends passed"
