@@ -148,14 +148,14 @@ def test_compute_loss_is_the_weighted_sum_of_the_numpy_losses():
     x, z, pad = out["disc_logits"], out["replaced_labels"], batch["padding_mask"]
     bce = np.maximum(x, 0) - x * z + np.log1p(np.exp(-np.abs(x)))
     disc = (bce * pad).sum() / (pad.sum() + 1e-6)
-    got = float(model.compute_loss(x=batch, y_pred=y_pred))
+    got = float(np_(model.compute_loss(x=batch, y_pred=y_pred)))
     np.testing.assert_allclose(got, mlm + 50.0 * disc, rtol=1e-5)
     weighted = ElectraPretrainer(
         tiny_config(generator_loss_weight=2.0, discriminator_loss_weight=0.5), seed=5
     )
     weighted.set_weights(model.get_weights())
     np.testing.assert_allclose(
-        float(weighted.compute_loss(x=batch, y_pred=y_pred)), 2 * mlm + 0.5 * disc, rtol=1e-5
+        float(np_(weighted.compute_loss(x=batch, y_pred=y_pred))), 2 * mlm + 0.5 * disc, rtol=1e-5
     )
 
 
