@@ -156,23 +156,34 @@ def replace_with_samples(masked_token_ids, original_token_ids, positions, weight
     return corrupted, ops.cast(replaced, "int32")
 
 
-def mlm_loss(logits, target_ids, weights):
-    """Generator loss: sum(w * nll) / (sum(w) + 1e-6) over the prediction slots."""
+def mlm_nll(logits, target_ids):
+    """Per-slot generator loss: -log softmax(logits)[target], float32 (batch, preds)."""
     log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     target = ops.expand_dims(ops.cast(target_ids, "int32"), -1)
-    nll = -ops.squeeze(ops.take_along_axis(log_probs, target, axis=-1), -1)  # (batch, preds)
+    return -ops.squeeze(ops.take_along_axis(log_probs, target, axis=-1), -1)
+
+
+def rtd_bce(logits, labels):
+    """Per-token sigmoid cross-entropy, stable form max(x, 0) - x * z + log(1 + exp(-|x|))."""
+    x = ops.cast(logits, "float32")
+    z = ops.cast(labels, "float32")
+    return ops.relu(x) - x * z + ops.log1p(ops.exp(-ops.abs(x)))
+
+
+def weighted_mean(values, weights):
+    """sum(w * values) / (sum(w) + 1e-6): how the original averages both losses."""
     weights = ops.cast(weights, "float32")
-    return ops.sum(weights * nll) / (ops.sum(weights) + 1e-6)
+    return ops.sum(weights * values) / (ops.sum(weights) + 1e-6)
+
+
+def mlm_loss(logits, target_ids, weights):
+    """Generator loss: sum(w * nll) / (sum(w) + 1e-6) over the prediction slots."""
+    return weighted_mean(mlm_nll(logits, target_ids), weights)
 
 
 def rtd_loss(logits, labels, padding_mask):
     """Discriminator loss: sigmoid cross-entropy averaged over every non-padding token.
 
-    [CLS] and [SEP] count, as in the original. Uses the stable form
-    max(x, 0) - x * z + log(1 + exp(-|x|)).
+    [CLS] and [SEP] count, as in the original.
     """
-    x = ops.cast(logits, "float32")
-    z = ops.cast(labels, "float32")
-    weights = ops.cast(padding_mask, "float32")
-    per_token = ops.relu(x) - x * z + ops.log1p(ops.exp(-ops.abs(x)))
-    return ops.sum(per_token * weights) / (ops.sum(weights) + 1e-6)
+    return weighted_mean(rtd_bce(logits, labels), padding_mask)

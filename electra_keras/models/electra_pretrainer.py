@@ -5,7 +5,7 @@ from keras import ops
 
 from electra_keras import objectives
 from electra_keras.config import ElectraConfig
-from electra_keras.layers import ElectraDiscriminatorHead, ElectraEmbeddings, ElectraMaskedLMHead
+from electra_keras.layers import ElectraDiscriminatorHead, ElectraMaskedLMHead
 from electra_keras.models.electra_backbone import ElectraBackbone
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
@@ -64,31 +64,22 @@ class ElectraPretrainer(keras.Model):
                 **sizes,
             )
 
-        # The block the two networks share under "tie embeddings" (all but the projection).
-        self.embeddings = ElectraEmbeddings(
-            vocabulary_size=cfg.vocabulary_size,
-            embedding_dim=cfg.embedding_dim,
-            max_sequence_length=cfg.max_sequence_length,
-            num_segments=cfg.num_segments,
-            dropout=cfg.dropout,
-            layer_norm_epsilon=cfg.layer_norm_epsilon,
-            initializer_range=cfg.initializer_range,
-            dtype=dtype,
-            name="embeddings",
+        electra = cfg.objective == "electra"
+        # The discriminator (or, for "mlm", the one encoder) owns the embedding block; under
+        # "tie embeddings" the generator reuses all of it but the E->H projection.
+        main = make_backbone(
+            cfg.discriminator_sizes(), None, "discriminator_backbone" if electra else "backbone"
         )
-        self.discriminator_backbone = None
+        self.embeddings = main.embeddings
+        self.discriminator_backbone = main if electra else None
         self.discriminator = None
-        if cfg.objective == "electra":
-            self.discriminator_backbone = make_backbone(
-                cfg.discriminator_sizes(), self.embeddings, "discriminator_backbone"
-            )
-        if cfg.objective == "electra" and cfg.weight_sharing == "all":
-            self.generator_backbone = self.discriminator_backbone
+        if not electra or cfg.weight_sharing == "all":
+            self.generator_backbone = main
         else:
-            untied = cfg.objective == "electra" and cfg.weight_sharing == "none"
-            shared = None if untied else self.embeddings
-            name = "backbone" if cfg.objective == "mlm" else "generator_backbone"
-            self.generator_backbone = make_backbone(cfg.generator_sizes(), shared, name)
+            shared = None if cfg.weight_sharing == "none" else self.embeddings
+            self.generator_backbone = make_backbone(
+                cfg.generator_sizes(), shared, "generator_backbone"
+            )
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=self.generator_backbone.token_embedding,
             layer_norm_epsilon=cfg.layer_norm_epsilon,
@@ -97,7 +88,7 @@ class ElectraPretrainer(keras.Model):
             name="generator_head",
         )
         self.mlm_head.build((None, None, self.generator_backbone.hidden_dim))
-        if cfg.objective == "electra":
+        if electra:
             self.discriminator_head = ElectraDiscriminatorHead(
                 cfg.hidden_dim, cfg.initializer_range, dtype=dtype, name="discriminator_head"
             )
@@ -112,7 +103,7 @@ class ElectraPretrainer(keras.Model):
         # === Metrics (the original's `metric_fn`) ===
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
         self.mlm_accuracy = keras.metrics.Mean(name="mlm_accuracy")
-        if cfg.objective == "electra":
+        if electra:
             self.sampled_accuracy = keras.metrics.Mean(name="sampled_accuracy")
             self.disc_loss_tracker = keras.metrics.Mean(name="disc_loss")
             self.disc_accuracy = keras.metrics.Mean(name="disc_accuracy")
@@ -154,6 +145,7 @@ class ElectraPretrainer(keras.Model):
         mlm_logits = self.mlm_head(generator_output, masked.mask_positions)  # (batch, preds, vocab)
         outputs = {
             "mlm_logits": mlm_logits,
+            "mlm_nll": objectives.mlm_nll(mlm_logits, masked.mask_ids),  # (batch, preds)
             "mask_positions": masked.mask_positions,
             "mask_ids": masked.mask_ids,
             "mask_weights": masked.mask_weights,
@@ -174,20 +166,17 @@ class ElectraPretrainer(keras.Model):
             corrupted_ids=corrupted_ids,
             replaced_labels=replaced,
             disc_logits=disc_logits,
+            disc_bce=objectives.rtd_bce(disc_logits, replaced),  # (batch, seq)
         )
         return outputs
 
     # ------------------------------------------------------------------ objective
     def _named_losses(self, x, y_pred):
-        losses = {
-            "mlm_loss": objectives.mlm_loss(
-                y_pred["mlm_logits"], y_pred["mask_ids"], y_pred["mask_weights"]
-            )
-        }
+        # The per-slot and per-token terms come from call(), so compute_loss and
+        # compute_metrics only average them (no second softmax over the vocabulary).
+        losses = {"mlm_loss": objectives.weighted_mean(y_pred["mlm_nll"], y_pred["mask_weights"])}
         if self.config.objective == "electra":
-            losses["disc_loss"] = objectives.rtd_loss(
-                y_pred["disc_logits"], y_pred["replaced_labels"], x["padding_mask"]
-            )
+            losses["disc_loss"] = objectives.weighted_mean(y_pred["disc_bce"], x["padding_mask"])
         return losses
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
