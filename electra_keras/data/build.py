@@ -1,0 +1,313 @@
+"""Text files to packed TFRecord shards (`electra-keras build-data`).
+
+The input is read once, in order, and cut at document boundaries into chunks of about
+`shard_size_mb` of text. Chunk i becomes shard ``pretrain-<i>.tfrecord``: its worker tokenizes,
+packs (`packing.pack_lines`, seeded by (seed, i)), shuffles and writes the examples under a
+temporary name, then renames. So:
+- the output is a function of the input, the settings and the seed only, never of the number
+  of worker processes;
+- memory stays bounded (a few chunks in flight), whatever the corpus size;
+- an interrupted build leaves only whole shards; rerunning the same command skips them and
+  writes the rest, so no example is written twice.
+
+Each shard has a ``.stats.json`` sidecar; ``data_info.json`` sums them once all shards exist,
+and the tokenizer (vocab.txt, tokenizer_config.json) is copied next to the shards.
+"""
+
+import collections
+import dataclasses
+import glob
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import sys
+import time
+
+from electra_keras.data.packing import pack_lines
+from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines
+from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
+
+SHARD_PREFIX = "pretrain"
+INFO_FILE = "data_info.json"
+SETTINGS_FILE = "build_settings.json"
+
+
+def shard_name(index):
+    return f"{SHARD_PREFIX}-{index:05d}.tfrecord"
+
+
+def _atomic_json(obj, path):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _chunks(files, shard_bytes, read_options):
+    """Yield (index, lines, read_stats) cut at document ends after `shard_bytes` of text.
+
+    A document longer than twice the chunk size is cut inside (packing restarts there), so a
+    file without blank lines cannot make a chunk unbounded.
+    """
+    running, emitted = ReadStats(), ReadStats()
+
+    def since_last_chunk():
+        delta = ReadStats(**{k: v - getattr(emitted, k) for k, v in dataclasses.asdict(running).items()})
+        emitted.add(delta)
+        return delta
+
+    index, lines, size = 0, [], 0
+    for path in files:
+        for line in iter_lines(path, stats=running, **read_options):
+            lines.append(line)
+            size += len(line) + 1
+            if (size >= shard_bytes and line == "") or size >= 2 * shard_bytes:
+                yield index, lines, since_last_chunk()
+                index, lines, size = index + 1, [], 0
+    if any(lines):
+        yield index, lines, since_last_chunk()
+
+
+# ---- worker side -------------------------------------------------------------------------------
+
+_WORKER = {}
+
+
+def _init_worker(tokenizer_dir, settings):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _WORKER["tokenizer"] = WordPieceTokenizer.from_directory(tokenizer_dir)
+    _WORKER["settings"] = settings
+
+
+def _serialize(token_ids, segment_ids, seq_len, pad_id):
+    import tensorflow as tf
+
+    n = len(token_ids)
+    padding = [0] * (seq_len - n)
+
+    def feature(values):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "input_ids": feature(token_ids + [pad_id] * (seq_len - n)),
+                "input_mask": feature([1] * n + padding),
+                "segment_ids": feature(segment_ids + padding),
+            }
+        )
+    )
+    return example.SerializeToString()
+
+
+def _build_shard(index, lines, read_stats, output_dir):
+    import tensorflow as tf
+
+    tokenizer, settings = _WORKER["tokenizer"], _WORKER["settings"]
+    seq_len, seed = settings["seq_len"], settings["seed"]
+    ids = tokenizer.special_ids
+    started = time.perf_counter()
+    examples, stats = pack_lines(
+        lines, tokenizer.encode_batch, seq_len, ids["cls_id"], ids["sep_id"], seed=f"{seed}/{index}"
+    )
+    random.Random(f"{seed}/{index}/order").shuffle(examples)
+    path = os.path.join(output_dir, shard_name(index))
+    tmp = f"{path}.tmp-{os.getpid()}"
+    unk = 0
+    with tf.io.TFRecordWriter(tmp) as writer:
+        for token_ids, segment_ids in examples:
+            unk += token_ids.count(ids["unk_id"])
+            writer.write(_serialize(token_ids, segment_ids, seq_len, ids["pad_id"]))
+    record = dict(
+        dataclasses.asdict(stats),
+        **dataclasses.asdict(read_stats),
+        unk_tokens=unk,
+        text_bytes=sum(len(line.encode("utf-8")) + 1 for line in lines),
+        file_bytes=os.path.getsize(tmp),
+        seconds=time.perf_counter() - started,
+    )
+    _atomic_json(record, f"{path}.stats.json")
+    os.replace(tmp, path)  # the shard exists only once it is whole
+    return index, record
+
+
+# ---- driver ------------------------------------------------------------------------------------
+
+
+def _settings(files, tokenizer, seq_len, seed, shard_size_mb, read_options):
+    vocab_hash = hashlib.sha1("\n".join(tokenizer.tokens).encode("utf-8")).hexdigest()
+    return dict(
+        seq_len=seq_len,
+        seed=seed,
+        shard_size_mb=shard_size_mb,
+        vocab_sha1=vocab_hash,
+        vocab_size=len(tokenizer),
+        lower_case=tokenizer.lower_case,
+        strip_accents=tokenizer.strip_accents,
+        inputs=[[os.path.abspath(f), os.path.getsize(f)] for f in files],
+        **read_options,
+    )
+
+
+def _check_settings(output_dir, settings):
+    path = os.path.join(output_dir, SETTINGS_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = json.load(f)
+        changed = [k for k in settings if previous.get(k) != settings[k]]
+        if changed:
+            field = changed[0]
+            raise ValueError(
+                f"{output_dir} holds shards built with other settings ({field}: "
+                f"{previous.get(field)!r} then, {settings[field]!r} now); "
+                f"use another output directory or delete this one"
+            )
+    else:
+        _atomic_json(settings, path)
+
+
+def _remove_partial_files(output_dir):
+    for tmp in glob.glob(os.path.join(output_dir, "*.tmp-*")):
+        os.remove(tmp)
+
+
+def _load_done(output_dir, index):
+    path = os.path.join(output_dir, shard_name(index))
+    stats_path = f"{path}.stats.json"
+    if os.path.exists(path) and os.path.exists(stats_path):
+        with open(stats_path) as f:
+            return json.load(f)
+    return None
+
+
+def summarize(records, seq_len):
+    """Totals over shard records: documents, examples, tokens, padding fraction, UNK rate."""
+    keys = ("documents", "examples", "tokens", "unk_tokens", "dropped_tokens", "long_sentences",
+            "single_segment", "replaced_lines", "lines", "bytes", "text_bytes", "file_bytes")
+    total = {k: sum(r[k] for r in records) for k in keys}
+    slots = total["examples"] * seq_len
+    total["shards"] = len(records)
+    total["padding_fraction"] = 1 - total["tokens"] / slots if slots else 0.0
+    total["unk_rate"] = total["unk_tokens"] / total["tokens"] if total["tokens"] else 0.0
+    return total
+
+
+def format_summary(summary):
+    return (
+        f"{summary['documents']:,} documents -> {summary['examples']:,} examples in "
+        f"{summary['shards']} shards; {summary['tokens']:,} tokens, padding "
+        f"{summary['padding_fraction']:.1%}, UNK {summary['unk_rate']:.3%}; "
+        f"{summary['long_sentences']:,} sentences longer than the sequence, "
+        f"{summary['dropped_tokens']:,} tokens past the sequence length dropped; "
+        f"{summary['replaced_lines']:,} lines with undecodable bytes replaced"
+    )
+
+
+def build_pretraining_data(
+    inputs,
+    tokenizer,
+    output_dir,
+    seq_len=128,
+    seed=0,
+    shard_size_mb=4.0,
+    num_workers=None,
+    text_field="text",
+    encoding_errors="strict",
+    split_sentences=True,
+    progress=True,
+):
+    """Write packed pretraining examples as TFRecord shards; returns the summary dict.
+
+    Args:
+      inputs: text files, directories or globs (see `electra_keras.data.text`).
+      tokenizer: a `WordPieceTokenizer`, or a directory with vocab.txt (+ tokenizer_config.json).
+      output_dir: where shards, data_info.json and the tokenizer go. Rerunning the same build
+        into the same directory resumes it; other settings there are an error.
+      seq_len: tokens per example, [CLS] and [SEP] included.
+      seed: fixes packing and shard order.
+      shard_size_mb: text per shard (the unit of work and of resumption).
+      num_workers: processes (default: every core); 1 builds in this process.
+      text_field, encoding_errors, split_sentences: how text is read (see `iter_lines`).
+    """
+    if not isinstance(tokenizer, WordPieceTokenizer):
+        tokenizer = WordPieceTokenizer.from_directory(tokenizer)
+    if seq_len < 8:
+        raise ValueError(f"seq_len={seq_len}: expected at least 8")
+    if shard_size_mb <= 0:
+        raise ValueError(f"shard_size_mb={shard_size_mb}: expected a positive size")
+    files = find_text_files(inputs)
+    read_options = dict(text_field=text_field, encoding_errors=encoding_errors, sentences=split_sentences)
+    settings = _settings(files, tokenizer, seq_len, seed, shard_size_mb, read_options)
+    os.makedirs(output_dir, exist_ok=True)
+    _check_settings(output_dir, settings)
+    _remove_partial_files(output_dir)
+    tokenizer.save(output_dir)
+    num_workers = num_workers or os.cpu_count() or 1
+    total_bytes = sum(size for _, size in settings["inputs"])
+
+    bar = _progress_bar(total_bytes, progress)
+    records, started = {}, time.perf_counter()
+
+    def finished(index, record):
+        records[index] = record
+        bar.update(record["bytes"])
+
+    chunks = _chunks(files, int(shard_size_mb * 2**20), read_options)
+    if num_workers == 1:
+        _init_worker(output_dir, settings)
+        for index, lines, read_stats in chunks:
+            record = _load_done(output_dir, index)
+            finished(*((index, record) if record else _build_shard(index, lines, read_stats, output_dir)))
+    else:
+        context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
+        with context.Pool(num_workers, _init_worker, (output_dir, settings)) as pool:
+            in_flight = collections.deque()
+            for index, lines, read_stats in chunks:
+                record = _load_done(output_dir, index)
+                if record:
+                    finished(index, record)
+                    continue
+                in_flight.append(pool.apply_async(_build_shard, (index, lines, read_stats, output_dir)))
+                while len(in_flight) > 2 * num_workers:  # bounded memory: few chunks in flight
+                    finished(*in_flight.popleft().get())
+            while in_flight:
+                finished(*in_flight.popleft().get())
+    bar.close()
+    if not records:
+        raise InputError(f"{', '.join(files[:3])}: no text found (every line is blank)")
+
+    ordered = [records[i] for i in sorted(records)]
+    summary = summarize(ordered, seq_len)
+    summary["seconds"] = time.perf_counter() - started
+    info = dict(
+        summary=summary,
+        settings=settings,
+        shards=[
+            dict(file=shard_name(i), examples=records[i]["examples"], bytes=records[i]["file_bytes"])
+            for i in sorted(records)
+        ],
+        vocab=VOCAB_FILE,
+        features=dict(input_ids="int64", input_mask="int64", segment_ids="int64"),
+    )
+    _atomic_json(info, os.path.join(output_dir, INFO_FILE))
+    if progress:
+        print(f"build-data: {format_summary(summary)}", flush=True)
+    return summary
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc="build-data", file=sys.stdout)
