@@ -1,16 +1,14 @@
 """`electra-keras`: a thin command line over the library.
 
-    electra-keras info [--preset NAME]          sizes and parameter counts of a preset
-    electra-keras pretrain [options]            pretrain, save the discriminator
+    electra-keras info [--preset NAME]                  sizes and parameter counts of a preset
+    electra-keras build-vocab TEXT... --output DIR      learn a WordPiece vocabulary
+    electra-keras build-data TEXT... --vocab V --output DIR   packed TFRecord shards
+    electra-keras pretrain [--recipe R] [--set k=v]     pretrain, save the discriminator
 
-`pretrain` trains on a synthetic corpus (`electra_keras.data.markov_corpus`) until the text
-pipeline lands; everything else (model, objective, optimizer, saving) is the real thing.
+`pretrain` with no arguments runs the default recipe (the tiny model on the default corpus).
 """
 
 import argparse
-import datetime
-import json
-import os
 import sys
 
 
@@ -21,6 +19,39 @@ def _positive_int(text):
     return value
 
 
+def _add_text_options(parser):
+    parser.add_argument("inputs", nargs="+", help="text files, directories or globs (.txt, .jsonl, .gz)")
+    parser.add_argument("--text-field", default="text", help="the text field of .jsonl records")
+    parser.add_argument("--encoding-errors", default="strict", choices=("strict", "replace"),
+                        help="undecodable bytes: stop naming the file and line, or replace them")
+
+
+def _add_case_options(parser):
+    parser.add_argument("--no-lower-case", dest="lower_case", action="store_false",
+                        help="keep case (default: lower-case, as BERT uncased)")
+    parser.add_argument("--no-strip-accents", dest="strip_accents", action="store_false",
+                        help="keep accents (default: strip them)")
+
+
+# Shortcut flags of `pretrain`: each sets one recipe field.
+SHORTCUTS = {
+    "preset": ("model.preset", str),
+    "objective": ("model.objective", str),
+    "corpus": ("data.corpus", None),
+    "shards": ("data.shards", str),
+    "vocab": ("data.vocab", str),
+    "seq_len": ("data.seq_len", _positive_int),
+    "steps": ("train.steps", _positive_int),
+    "batch_size": ("train.batch_size", _positive_int),
+    "learning_rate": ("train.learning_rate", float),
+    "warmup_steps": ("train.warmup_steps", int),
+    "dtype": ("train.dtype", str),
+    "seed": ("train.seed", int),
+    "log_every": ("train.log_every", _positive_int),
+    "checkpoint_every": ("train.checkpoint_every", _positive_int),
+}
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="electra-keras", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -28,18 +59,42 @@ def build_parser():
     info = commands.add_parser("info", help="print the sizes and parameter counts of a preset")
     info.add_argument("--preset", default="small")
 
+    vocab = commands.add_parser("build-vocab", help="learn a WordPiece vocabulary from text")
+    _add_text_options(vocab)
+    _add_case_options(vocab)
+    vocab.add_argument("--output", required=True, help="directory for vocab.txt and tokenizer_config.json")
+    vocab.add_argument("--vocab-size", type=_positive_int, default=30522)
+    vocab.add_argument("--min-frequency", type=_positive_int, default=2)
+
+    data = commands.add_parser("build-data", help="pack text into TFRecord shards for pretraining")
+    _add_text_options(data)
+    _add_case_options(data)
+    data.add_argument("--vocab", required=True,
+                      help="a build-vocab directory, or a BERT-style vocab.txt (then say --no-lower-case if cased)")
+    data.add_argument("--output", required=True, help="directory for the shards (rerun to resume)")
+    data.add_argument("--seq-len", type=_positive_int, default=128)
+    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--shard-size-mb", type=float, default=4.0, help="text per shard")
+    data.add_argument("--workers", type=_positive_int, default=None, help="processes (default: all cores)")
+    data.add_argument("--no-sentence-split", dest="split_sentences", action="store_false",
+                      help="take each line as one sentence (the original's input format)")
+
     pre = commands.add_parser("pretrain", help="pretrain ELECTRA and save the discriminator")
-    pre.add_argument("--preset", default="tiny", help="tiny | small | small_plus | base | large")
-    pre.add_argument("--objective", default="electra", choices=("electra", "mlm"))
-    pre.add_argument("--steps", type=_positive_int, default=100)
-    pre.add_argument("--batch-size", type=_positive_int, default=16)
-    pre.add_argument("--seq-len", type=_positive_int, default=64)
-    pre.add_argument("--learning-rate", type=float, default=1e-3)
-    pre.add_argument("--warmup-steps", type=int, default=None, help="default: 10%% of --steps")
-    pre.add_argument("--dtype", default=None, help="dtype policy, e.g. mixed_bfloat16")
-    pre.add_argument("--seed", type=int, default=0)
+    pre.add_argument("--recipe", default=None, help="a .toml/.yaml recipe, or a name in recipes/ (default: tiny)")
+    pre.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a recipe field, e.g. --set train.steps=200 (repeatable)")
+    pre.add_argument("--preset", help="model.preset: tiny | small | small_plus | base | large")
+    pre.add_argument("--objective", choices=("electra", "mlm"), help="model.objective")
+    pre.add_argument("--corpus", nargs="+", help="data.corpus: text files, directories, globs or wiki_leads")
+    pre.add_argument("--shards", help="data.shards: a build-data directory")
+    pre.add_argument("--vocab", help="data.vocab: a vocab.txt or a directory with one")
+    for flag in ("seq_len", "steps", "batch_size", "learning_rate", "warmup_steps", "dtype", "seed",
+                 "log_every", "checkpoint_every"):
+        pre.add_argument("--" + flag.replace("_", "-"), type=SHORTCUTS[flag][1], help=SHORTCUTS[flag][0])
     pre.add_argument("--output-dir", default="saved_models")
-    pre.add_argument("--run-name", default=None, help="default: <preset>-<objective>-<time>")
+    pre.add_argument("--run-name", default=None, help="default: <recipe>-<time>; an existing run resumes")
+    pre.add_argument("--overwrite", action="store_true", help="start the named run again from scratch")
+    pre.add_argument("--cache-dir", default=None, help="where prepared corpora go (default ~/.cache/electra_keras)")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -72,68 +127,70 @@ def run_info(args):
     return 0
 
 
-def run_pretrain(args):
-    import keras
-    import numpy as np
+def run_build_vocab(args):
+    from electra_keras.data.text import find_text_files, iter_lines
+    from electra_keras.data.tokenizer import build_vocab
 
-    from electra_keras.config import ElectraConfig
-    from electra_keras.data import markov_corpus
-    from electra_keras.optimizers import electra_adamw
+    files = find_text_files(args.inputs)
+    read = dict(text_field=args.text_field, encoding_errors=args.encoding_errors)
+    lines = (line for f in files for line in iter_lines(f, **read))
+    tokenizer = build_vocab(lines, args.vocab_size, args.lower_case, args.strip_accents,
+                            min_frequency=args.min_frequency, show_progress=True)
+    tokenizer.save(args.output)
+    print(f"build-vocab: {len(tokenizer):,} tokens from {len(files)} file(s) -> {args.output}/vocab.txt "
+          f"(lower case {tokenizer.lower_case}, strip accents {tokenizer.strip_accents})")
+    return 0
 
-    config = ElectraConfig.from_preset(
-        args.preset, objective=args.objective, sequence_length=args.seq_len
+
+def run_build_data(args):
+    from electra_keras.data.build import build_pretraining_data
+    from electra_keras.training import load_tokenizer
+
+    tokenizer = load_tokenizer(args.vocab, args.lower_case, args.strip_accents)
+    build_pretraining_data(
+        args.inputs, tokenizer, args.output, seq_len=args.seq_len, seed=args.seed,
+        shard_size_mb=args.shard_size_mb, num_workers=args.workers, text_field=args.text_field,
+        encoding_errors=args.encoding_errors, split_sentences=args.split_sentences,
     )
-    keras.utils.set_random_seed(args.seed)
-    if args.dtype:
-        keras.config.set_dtype_policy(args.dtype)
-    model, lines = describe(config)
-    warmup = args.warmup_steps if args.warmup_steps is not None else max(1, args.steps // 10)
-    optimizer = electra_adamw(args.learning_rate, warmup_steps=warmup, total_steps=args.steps)
-    model.compile(optimizer=optimizer)
-    decayed = sum(optimizer.decays(v) for v in model.trainable_weights)
-    lines += [
-        f"tokens per step: {args.batch_size} x {args.seq_len} = {args.batch_size * args.seq_len:,}",
-        f"variables with weight decay: {decayed} of {len(model.trainable_weights)}",
-        f"backend {keras.backend.backend()}, dtype policy {keras.config.dtype_policy().name}",
-    ]
-    print("\n".join(lines), flush=True)
+    print(f"build-data: shards, vocab.txt and data_info.json in {args.output}/")
+    return 0
 
-    corpus_size = min(args.steps * args.batch_size, 4096)
-    data = markov_corpus(corpus_size, args.seq_len, config.vocabulary_size, seed=args.seed)
-    steps_per_epoch = max(1, corpus_size // args.batch_size)
-    epochs = -(-args.steps // steps_per_epoch)
-    history = model.fit(
-        data,
-        batch_size=args.batch_size,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        verbose=0 if args.quiet else 2 if epochs > 1 else 1,
-    ).history
 
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = os.path.join(args.output_dir, args.run_name or f"{args.preset}-{args.objective}-{stamp}")
-    os.makedirs(run_dir, exist_ok=True)
-    model.save(os.path.join(run_dir, "pretrainer.keras"))
-    if model.discriminator is not None:
-        model.discriminator.save(os.path.join(run_dir, "discriminator.keras"))
-    model.backbone.save(os.path.join(run_dir, "backbone.keras"))
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        f.write(config.to_json())
-    with open(os.path.join(run_dir, "history.json"), "w") as f:
-        json.dump({k: [float(x) for x in v] for k, v in history.items()}, f, indent=1)
-    final = {k: round(float(np.asarray(v[-1])), 4) for k, v in history.items()}
-    print(f"final metrics: {final}")
-    print(f"saved to {run_dir}/")
+def recipe_from_args(args):
+    """The recipe file (or the default) with --set overrides, then the shortcut flags."""
+    from electra_keras.recipes import load_recipe
+
+    overrides = list(args.overrides)
+    for flag, (field, _) in SHORTCUTS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            if isinstance(value, list):
+                value = "[" + ", ".join(f'"{v}"' for v in value) + "]"
+            overrides.append(f"{field}={value}")
+    return load_recipe(args.recipe, overrides)
+
+
+def run_pretrain(args):
+    from electra_keras.training import pretrain
+
+    recipe = recipe_from_args(args)
+    pretrain(recipe, output_dir=args.output_dir, run_name=args.run_name, cache_dir=args.cache_dir,
+             overwrite=args.overwrite, verbose=0 if args.quiet else 1)
     return 0
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    commands = {"info": run_info, "build-vocab": run_build_vocab, "build-data": run_build_data,
+                "pretrain": run_pretrain}
     try:
-        return {"info": run_info, "pretrain": run_pretrain}[args.command](args)
-    except ValueError as error:  # configuration errors carry a message naming the field
+        return commands[args.command](args)
+    except (ValueError, FloatingPointError) as error:  # bad input: the message names the culprit
         print(f"electra-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"electra-keras {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

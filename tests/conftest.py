@@ -1,5 +1,7 @@
 """Shared fixtures. Every test file here runs under KERAS_BACKEND=tensorflow, jax and torch."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -52,3 +54,36 @@ def _fresh_keras_state():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy("float32")
+
+
+WORDS = ("the cat dog bird sees runs likes eats small big red green house tree river stone "
+         "quickly slowly and or but a an old new").split()
+
+
+def write_corpus(path, num_docs=30, seed=0, blank_lines=True):
+    """A plain-text corpus: one sentence per line, a blank line between documents.
+
+    Returns the documents as lists of sentences (strings), in file order.
+    """
+    rng = np.random.default_rng(seed)
+    docs = []
+    for _ in range(num_docs):
+        sentences = []
+        for _ in range(rng.integers(2, 7)):
+            words = rng.choice(WORDS, size=rng.integers(3, 13))
+            sentences.append(" ".join(words).capitalize() + ".")
+        docs.append(sentences)
+    text = ("\n\n" if blank_lines else "\n").join("\n".join(doc) for doc in docs) + "\n"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return docs
+
+
+def small_vocab(directory, tokens=()):
+    """A BERT-layout vocab (specials at 0 and 100-103) with the corpus words and `tokens`."""
+    import electra_keras.data.tokenizer as tok
+
+    pieces = list(tok.BERT_RESERVED) + [".", ","] + list(WORDS) + list(tokens)
+    os.makedirs(directory, exist_ok=True)
+    tok.write_vocab(list(dict.fromkeys(pieces)), os.path.join(directory, "vocab.txt"))
+    return os.path.join(directory, "vocab.txt")

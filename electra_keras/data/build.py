@@ -110,7 +110,7 @@ def _build_shard(index, lines, read_stats, output_dir):
     ids = tokenizer.special_ids
     started = time.perf_counter()
     examples, stats = pack_lines(
-        lines, tokenizer.encode_batch, seq_len, ids["cls_id"], ids["sep_id"], seed=f"{seed}/{index}"
+        lines, tokenizer.encode_batch, seq_len, ids["cls_token_id"], ids["sep_token_id"], seed=f"{seed}/{index}"
     )
     random.Random(f"{seed}/{index}/order").shuffle(examples)
     path = os.path.join(output_dir, shard_name(index))
@@ -118,8 +118,8 @@ def _build_shard(index, lines, read_stats, output_dir):
     unk = 0
     with tf.io.TFRecordWriter(tmp) as writer:
         for token_ids, segment_ids in examples:
-            unk += token_ids.count(ids["unk_id"])
-            writer.write(_serialize(token_ids, segment_ids, seq_len, ids["pad_id"]))
+            unk += token_ids.count(ids["unk_token_id"])
+            writer.write(_serialize(token_ids, segment_ids, seq_len, ids["pad_token_id"]))
     record = dict(
         dataclasses.asdict(stats),
         **dataclasses.asdict(read_stats),

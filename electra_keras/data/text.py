@@ -21,7 +21,7 @@ TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".txt.gz", ".text.gz", ".jsonl.gz")
 # A sentence ends at . ! or ? (optionally followed by closing quotes or brackets) when the next
 # word starts with a capital, a digit or an opening quote. Good enough for packing, which only
 # needs sentence boundaries to decide where segment A ends.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
 class InputError(ValueError):

@@ -117,9 +117,9 @@ class WordPieceTokenizer:
 
     @property
     def special_ids(self):
-        """The ids ElectraConfig needs: pad_id, cls_id, sep_id, mask_id (and unk_id)."""
-        ids = {name: self.vocab[f"[{name.upper()}]"] for name in ("pad", "unk", "cls", "sep", "mask")}
-        return {f"{name}_id": i for name, i in ids.items()}
+        """The ids ElectraConfig takes (pad/cls/sep/mask_token_id), and unk_token_id."""
+        names = ("pad", "unk", "cls", "sep", "mask")
+        return {f"{name}_token_id": self.vocab[f"[{name.upper()}]"] for name in names}
 
     def tokenize(self, text):
         """Word pieces of `text`, without [CLS]/[SEP]."""

@@ -1,0 +1,233 @@
+"""Pretraining recipes: a TOML or YAML file with three sections, validated field by field.
+
+    [model]   preset = "tiny" and any ElectraConfig field to override
+    [data]    where the text or the shards are, the vocabulary, the sequence length
+    [train]   steps, batch size, learning rate, precision, logging and checkpoints
+
+The defaults below are the default recipe (recipes/tiny.toml says the same): the tiny model on
+the default corpus, a few minutes on a 2-core CPU. Command-line overrides are "section.key=value"
+strings. Errors name the file, the field, the value and what was expected.
+"""
+
+import dataclasses
+import json
+import os
+import tomllib
+
+from electra_keras.config import ElectraConfig
+
+DEFAULT_CORPUS = "wiki_leads"
+RECIPE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+
+
+@dataclasses.dataclass
+class DataRecipe:
+    corpus: list = dataclasses.field(default_factory=lambda: [DEFAULT_CORPUS])
+    shards: str = ""  # a build-data directory; replaces corpus and vocab settings
+    vocab: str = ""  # a vocab.txt or a directory with one; empty: learn it from the corpus
+    vocab_size: int = 8000
+    lower_case: bool = True
+    strip_accents: bool = True
+    seq_len: int = 128
+    shard_size_mb: float = 1.0
+    text_field: str = "text"
+    encoding_errors: str = "strict"
+    shuffle_buffer: int = 10_000
+
+
+@dataclasses.dataclass
+class TrainRecipe:
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    warmup_steps: int = 30
+    weight_decay: float = 0.01
+    dtype: str = "float32"
+    seed: int = 0
+    log_every: int = 25
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+
+
+SECTIONS = {"data": DataRecipe, "train": TrainRecipe}
+CHOICES = {"encoding_errors": ("strict", "replace"), "dtype": ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")}
+
+
+@dataclasses.dataclass
+class Recipe:
+    name: str = "tiny"
+    model: dict = dataclasses.field(default_factory=lambda: {"preset": "tiny"})
+    data: DataRecipe = dataclasses.field(default_factory=DataRecipe)
+    train: TrainRecipe = dataclasses.field(default_factory=TrainRecipe)
+
+    def to_dict(self):
+        return {"model": dict(self.model), "data": dataclasses.asdict(self.data),
+                "train": dataclasses.asdict(self.train)}
+
+    def model_config(self, **derived):
+        """The ElectraConfig: the preset, the recipe's overrides, then `derived` (vocab, ids)."""
+        values = {k: v for k, v in self.model.items() if k != "preset"}
+        values.update(derived)
+        return ElectraConfig.from_preset(self.model.get("preset", "tiny"), **values)
+
+
+def _type_name(kind):
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
+            list: "a list of strings"}[kind]
+
+
+def _coerce(where, value, kind):
+    """Check one value against the field's type; ints pass as floats, a string as a 1-list."""
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is list and isinstance(value, str):
+        return [value]
+    if kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ValueError(f"{where} = {value!r} is {type(value).__name__}: expected {_type_name(kind)}")
+
+
+def _check_section(source, section, values, cls):
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: [{section}] must be a table of key = value")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    result = {}
+    for key, value in values.items():
+        where = f"{source}: {section}.{key}"
+        if key not in fields:
+            raise ValueError(f"{where}: unknown key; expected one of {', '.join(fields)}")
+        value = _coerce(where, value, fields[key].type)
+        if key in CHOICES and value not in CHOICES[key]:
+            raise ValueError(f"{where} = {value!r}: expected one of {', '.join(CHOICES[key])}")
+        result[key] = value
+    section_value = cls(**result)
+    _check_numbers(source, section, section_value)
+    return section_value
+
+
+def _check_numbers(source, section, value):
+    positive = {"data": ("vocab_size", "seq_len", "shard_size_mb", "shuffle_buffer"),
+                "train": ("steps", "batch_size", "learning_rate", "log_every", "checkpoint_every",
+                          "keep_checkpoints")}[section]
+    for key in positive:
+        if getattr(value, key) <= 0:
+            raise ValueError(f"{source}: {section}.{key} = {getattr(value, key)!r}: expected a positive value")
+    if section == "train":
+        t = value
+        if t.warmup_steps < 0 or t.weight_decay < 0:
+            raise ValueError(f"{source}: train.warmup_steps and train.weight_decay must be >= 0")
+        if t.steps % t.log_every:
+            raise ValueError(f"{source}: train.log_every = {t.log_every} must divide train.steps = {t.steps}")
+        if t.checkpoint_every % t.log_every:
+            raise ValueError(f"{source}: train.checkpoint_every = {t.checkpoint_every} must be a "
+                             f"multiple of train.log_every = {t.log_every}")
+
+
+def _check_model(source, values):
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: [model] must be a table of key = value")
+    fields = {f.name for f in dataclasses.fields(ElectraConfig)}
+    for key in values:
+        if key != "preset" and key not in fields:
+            raise ValueError(f"{source}: model.{key}: unknown key; expected preset or an ElectraConfig "
+                             f"field ({', '.join(sorted(fields))})")
+    try:
+        ElectraConfig.from_preset(values.get("preset", "tiny"),
+                                  **{k: v for k, v in values.items() if k != "preset"})
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{source}: [model]: {error}") from None
+    return dict(values)
+
+
+def recipe_from_dict(values, source="recipe", name="recipe"):
+    """Validate a nested dict {model, data, train} into a Recipe."""
+    unknown = [k for k in values if k not in ("model", "data", "train")]
+    if unknown:
+        raise ValueError(f"{source}: unknown section [{unknown[0]}]; expected [model], [data] and [train]")
+    recipe = Recipe(
+        name=name,
+        model=_check_model(source, values.get("model", {"preset": "tiny"})),
+        data=_check_section(source, "data", values.get("data", {}), DataRecipe),
+        train=_check_section(source, "train", values.get("train", {}), TrainRecipe),
+    )
+    try:  # the sequence must fit the model's positions
+        recipe.model_config(sequence_length=recipe.data.seq_len)
+    except ValueError as error:
+        raise ValueError(f"{source}: data.seq_len = {recipe.data.seq_len} does not fit the model: {error}") from None
+    return recipe
+
+
+def resolve_recipe_path(name_or_path):
+    """A path to a .toml/.yaml/.yml file, or the name of a recipe in recipes/ (e.g. electra_small)."""
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    for suffix in (".toml", ".yaml", ".yml"):
+        candidate = os.path.join(RECIPE_DIR, name_or_path + suffix)
+        if os.path.isfile(candidate):
+            return candidate
+    known = sorted(os.path.splitext(n)[0] for n in os.listdir(RECIPE_DIR)) if os.path.isdir(RECIPE_DIR) else []
+    raise ValueError(f"{name_or_path}: no such recipe file" + (f" or recipe name ({', '.join(known)})" if known else ""))
+
+
+def parse_recipe_file(path):
+    """Read a TOML or YAML file into a dict, naming the file on a syntax error."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            values = yaml.safe_load(raw.decode("utf-8")) or {}
+        else:
+            values = tomllib.loads(raw.decode("utf-8"))
+    except Exception as error:  # tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError
+        raise ValueError(f"{path}: not a valid recipe file ({error})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected sections [model], [data] and [train]")
+    return values
+
+
+def _parse_scalar(text):
+    """'200' -> 200, '1e-3' -> 0.001, 'true' -> True, 'a,b' -> ['a', 'b'], else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
+    return text
+
+
+def apply_overrides(values, overrides):
+    """Apply "section.key=value" strings to a nested recipe dict (a copy)."""
+    values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ValueError(f"override {item!r}: expected section.key=value, e.g. train.steps=200")
+        key, text = item.split("=", 1)
+        section, field = key.strip().split(".", 1)
+        values.setdefault(section, {})[field] = _parse_scalar(text.strip())
+    return values
+
+
+def load_recipe(name_or_path=None, overrides=()):
+    """The default recipe, or a recipe file / name, with "section.key=value" overrides."""
+    if name_or_path is None:
+        values, source, name = {}, "default recipe", "tiny"
+    else:
+        path = resolve_recipe_path(name_or_path)
+        values, source = parse_recipe_file(path), path
+        name = os.path.splitext(os.path.basename(path))[0]
+    if overrides:
+        values = apply_overrides(values, overrides)
+        source = f"{source} (with overrides)"
+    return recipe_from_dict(values, source=source, name=name)

@@ -1,0 +1,361 @@
+"""Pretraining runs: data preparation, `model.fit`, checkpoints, resume, logs and the final save.
+
+A run lives in one directory, ``<output_dir>/<run_name>/``:
+
+    checkpoints/ckpt-<step>.npz   weights, optimizer state and RNG state (atomic writes)
+    checkpoints/latest.json       the newest whole checkpoint
+    metrics.csv, logs/            per-interval metrics (CSV and TensorBoard, x-axis = step)
+    training.png                  loss and discriminator metrics against step
+    recipe.json, config.json      what ran
+    vocab.txt, tokenizer_config.json
+    discriminator.keras, backbone.keras, pretrainer.keras   at the end
+
+Resuming restores the weights, optimizer state, step and the random generators' state, and
+the data position: the input pipeline is deterministic for a seed, so the run continues with
+batch number `step` (`pretraining_dataset(skip_batches=step)`). A resumed run therefore ends
+with the weights of an uninterrupted one.
+"""
+
+import csv
+import datetime
+import hashlib
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from electra_keras.data import corpora
+from electra_keras.data.build import build_pretraining_data, format_summary
+from electra_keras.data.pretraining import list_shards, pretraining_dataset, read_data_info, verify_shards
+from electra_keras.data.text import find_text_files, iter_lines
+from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab
+
+CHECKPOINT_DIR = "checkpoints"
+LATEST = "latest.json"
+PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
+           "disc_precision", "disc_recall", "disc_auc", "learning_rate")
+
+
+def default_cache_dir():
+    return os.environ.get("ELECTRA_KERAS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "electra_keras"))
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+
+def load_tokenizer(vocab, lower_case=True, strip_accents=True):
+    """A tokenizer from a directory (vocab.txt + tokenizer_config.json) or a vocab.txt file."""
+    if os.path.isdir(vocab):
+        return WordPieceTokenizer.from_directory(vocab)
+    return WordPieceTokenizer(vocab, lower_case=lower_case, strip_accents=strip_accents)
+
+
+def prepare_data(data, seed=0, cache_dir=None, verbose=True):
+    """Shards and tokenizer for a recipe's [data] section; returns (shard_dir, tokenizer, info).
+
+    With `data.shards`, that build-data directory is used as is. Otherwise the corpus is
+    turned into shards once, under the cache directory, keyed by the corpus files (paths and
+    sizes) and every setting that changes the shards; a later run reuses them.
+    """
+    if data.shards:
+        info = read_data_info(data.shards)
+        list_shards(data.shards)  # a clear error when there are none
+        return data.shards, WordPieceTokenizer.from_directory(data.shards), info
+    cache_dir = cache_dir or default_cache_dir()
+    if not data.corpus:
+        raise ValueError("data.corpus is empty: give text files (--corpus FILES) or data.shards")
+    files = find_text_files(corpora.resolve_corpus(data.corpus, os.path.join(cache_dir, "corpora")))
+    key = json.dumps(
+        [[os.path.abspath(f), os.path.getsize(f)] for f in files]
+        + [data.vocab and os.path.abspath(data.vocab), data.vocab_size, data.lower_case,
+           data.strip_accents, data.seq_len, data.shard_size_mb, data.text_field,
+           data.encoding_errors, seed]
+    )
+    name = "-".join(os.path.splitext(os.path.basename(f))[0] for f in files[:2])
+    shard_dir = os.path.join(cache_dir, "data", f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}")
+    info = read_data_info(shard_dir)
+    if info is not None:
+        if verbose:
+            print(f"data: {shard_dir} (built before): {format_summary(info['summary'])}")
+        return shard_dir, WordPieceTokenizer.from_directory(shard_dir), info
+
+    read = dict(text_field=data.text_field, encoding_errors=data.encoding_errors)
+    if data.vocab:
+        tokenizer = load_tokenizer(data.vocab, data.lower_case, data.strip_accents)
+    else:
+        if verbose:
+            print(f"vocab: learning {data.vocab_size} WordPieces from {len(files)} file(s)", flush=True)
+        lines = (line for f in files for line in iter_lines(f, **read))
+        tokenizer = build_vocab(lines, data.vocab_size, data.lower_case, data.strip_accents)
+    build_pretraining_data(files, tokenizer, shard_dir, seq_len=data.seq_len, seed=seed,
+                           shard_size_mb=data.shard_size_mb, progress=verbose, **read)
+    return shard_dir, tokenizer, read_data_info(shard_dir)
+
+
+# ---- checkpoints -------------------------------------------------------------------------------
+
+
+def _state_variables(model):
+    """Everything a resumed run needs: weights, RNG states, optimizer slots and step."""
+    return list(model.variables) + list(model.optimizer.variables)
+
+
+def save_checkpoint(directory, model, step, keep=2):
+    """Write ckpt-<step>.npz atomically, point latest.json at it, drop the oldest beyond `keep`."""
+    os.makedirs(directory, exist_ok=True)
+    variables = _state_variables(model)
+    arrays = {f"v{i:05d}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(variables)}
+    arrays["paths"] = np.array([v.path for v in variables])
+    name = f"ckpt-{step:09d}.npz"
+    tmp = os.path.join(directory, f"{name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, os.path.join(directory, name))
+    latest = os.path.join(directory, LATEST)
+    with open(f"{latest}.tmp", "w") as f:
+        json.dump({"checkpoint": name, "step": step, "time": time.time()}, f)
+    os.replace(f"{latest}.tmp", latest)
+    for old in sorted(n for n in os.listdir(directory) if n.startswith("ckpt-") and n.endswith(".npz"))[:-keep]:
+        os.remove(os.path.join(directory, old))
+    return os.path.join(directory, name)
+
+
+def latest_checkpoint(directory):
+    """(path, step) of the newest whole checkpoint, or (None, 0)."""
+    latest = os.path.join(directory, LATEST)
+    if not os.path.exists(latest):
+        return None, 0
+    with open(latest) as f:
+        record = json.load(f)
+    return os.path.join(directory, record["checkpoint"]), int(record["step"])
+
+
+def restore_checkpoint(path, model):
+    """Load a checkpoint into a compiled model (the optimizer is built here if needed)."""
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    variables = _state_variables(model)
+    with np.load(path) as arrays:
+        paths = [str(p) for p in arrays["paths"]]
+        if paths != [v.path for v in variables]:
+            raise ValueError(f"{path}: the checkpoint holds other variables than this model "
+                             f"({len(paths)} saved, {len(variables)} here); was the recipe changed?")
+        for i, variable in enumerate(variables):
+            variable.assign(arrays[f"v{i:05d}"])
+
+
+# ---- monitoring --------------------------------------------------------------------------------
+
+
+class RunMonitor(keras.callbacks.Callback):
+    """After every interval of `log_every` steps (one Keras epoch): metrics to CSV and
+    TensorBoard, a NaN check, and every `checkpoint_every` steps a checkpoint and a new plot."""
+
+    def __init__(self, run_dir, log_every, checkpoint_every, keep_checkpoints):
+        super().__init__()
+        self.run_dir = run_dir
+        self.log_every = log_every
+        self.checkpoint_every = checkpoint_every
+        self.keep = keep_checkpoints
+        self.csv_path = os.path.join(run_dir, "metrics.csv")
+        self._writer = None
+        self._started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        model = self.model  # with JAX, this brings the in-flight state back to the variables
+        step = (epoch + 1) * self.log_every
+        row = {"step": step, "seconds": time.perf_counter() - self._started}
+        row.update({k: float(v) for k, v in (logs or {}).items()})
+        row["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        if not math.isfinite(row.get("loss", 0.0)):
+            _, last = latest_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR))
+            raise FloatingPointError(
+                f"the loss is {row['loss']} at step {step}; the last good checkpoint is step {last} "
+                f"in {self.run_dir}/{CHECKPOINT_DIR} (lower the learning rate and resume)"
+            )
+        self._append_csv(row)
+        self._tensorboard(row, step)
+        if step % self.checkpoint_every == 0 or step == self.params.get("epochs", 0) * self.log_every:
+            save_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR), model, step, self.keep)
+            plot_metrics(self.csv_path, os.path.join(self.run_dir, "training.png"))
+
+    def _append_csv(self, row):
+        rows = read_metrics(self.csv_path)
+        rows = [r for r in rows if r["step"] < row["step"]] + [row]  # a resumed run rewrites later rows
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        tmp = f"{self.csv_path}.tmp"
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, self.csv_path)
+
+    def _tensorboard(self, row, step):
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
+        with self._writer.as_default():
+            for key, value in row.items():
+                if key != "step":
+                    tf.summary.scalar(key, value, step=step)
+        self._writer.flush()
+
+
+def read_metrics(csv_path):
+    if not os.path.exists(csv_path):
+        return []
+    with open(csv_path, newline="") as f:
+        return [{k: (int(float(v)) if k == "step" else float(v)) for k, v in r.items() if v != ""}
+                for r in csv.DictReader(f)]
+
+
+def plot_metrics(csv_path, png_path):
+    """Loss, generator and discriminator metrics and the learning rate against step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(csv_path)
+    if not rows:
+        return None
+    steps = [r["step"] for r in rows]
+    panels = [
+        ("loss (1 x MLM + 50 x BCE)", ["loss"]),
+        ("network losses", ["mlm_loss", "disc_loss"]),
+        ("generator", ["mlm_accuracy", "sampled_accuracy"]),
+        ("discriminator", ["disc_accuracy", "disc_precision", "disc_recall", "disc_auc"]),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
+    for ax, (title, keys) in zip(axes, panels):
+        for key in keys:
+            if key in rows[-1]:
+                ax.plot(steps, [r.get(key, np.nan) for r in rows], marker=".", label=key)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if len(keys) > 1:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = f"{png_path}.tmp.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+    return png_path
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+
+def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, overwrite=False,
+             verbose=1):
+    """Run a recipe end to end (or resume it); returns the run directory.
+
+    The run directory is ``output_dir/run_name``; if it holds a checkpoint of the same recipe
+    the run resumes from it, a different recipe there is an error (or `overwrite=True`).
+    """
+    from electra_keras.models import ElectraPretrainer
+    from electra_keras.optimizers import electra_adamw
+
+    train, data = recipe.train, recipe.data
+    run_name = run_name or f"{recipe.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    run_dir = os.path.join(output_dir, run_name)
+    _claim_run_dir(run_dir, recipe, overwrite)
+    say = print if verbose else (lambda *a, **k: None)
+    say(f"run directory: {run_dir} (rerun with --run-name {run_name} to resume after a crash)")
+
+    shard_dir, tokenizer, info = prepare_data(data, seed=train.seed, cache_dir=cache_dir, verbose=bool(verbose))
+    files = list_shards(shard_dir)
+    verify_shards(files, data.seq_len)
+    ids = {k: v for k, v in tokenizer.special_ids.items() if k != "unk_token_id"}
+    config = recipe.model_config(vocabulary_size=len(tokenizer), sequence_length=data.seq_len, **ids)
+    tokenizer.save(run_dir)
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        f.write(config.to_json())
+
+    keras.utils.set_random_seed(train.seed)
+    keras.config.set_dtype_policy(train.dtype)
+    model = ElectraPretrainer(config, seed=train.seed)
+    optimizer = electra_adamw(train.learning_rate, warmup_steps=train.warmup_steps,
+                              total_steps=train.steps, weight_decay=train.weight_decay)
+    model.compile(optimizer=optimizer)
+    checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
+    if checkpoint:
+        restore_checkpoint(checkpoint, model)
+        say(f"resuming from step {step} ({checkpoint})")
+    examples = info["summary"]["examples"] if info else None
+    say(f"model: {config.num_layers} layers, hidden {config.hidden_dim}, vocab {config.vocabulary_size:,}; "
+        f"{model.backbone.count_params():,} discriminator parameters; backend {keras.backend.backend()}, "
+        f"{train.dtype}")
+    if examples:
+        say(f"training: {train.steps} steps of {train.batch_size} x {data.seq_len} = "
+            f"{train.steps * train.batch_size / examples:.1f} epochs of {examples:,} examples", flush=True)
+
+    if step < train.steps:
+        dataset = pretraining_dataset(files, train.batch_size, data.seq_len, seed=train.seed,
+                                      shuffle_buffer=data.shuffle_buffer, skip_batches=step)
+        monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints)
+        model.fit(dataset, epochs=train.steps // train.log_every, initial_epoch=step // train.log_every,
+                  steps_per_epoch=train.log_every, callbacks=[monitor], shuffle=False,
+                  verbose=_fit_verbosity(verbose))
+    _save_final(model, run_dir)
+    plot_metrics(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training.png"))
+    last = read_metrics(os.path.join(run_dir, "metrics.csv"))
+    if last:
+        shown = {k: round(v, 4) for k, v in last[-1].items() if k in PLOTTED}
+        say(f"step {last[-1]['step']}: {shown}")
+    say(f"saved the discriminator, backbone and pretrainer with vocab and config to {run_dir}/")
+    return run_dir
+
+
+def _fit_verbosity(verbose):
+    """A live progress bar on a terminal, one line per interval in logs and pipes."""
+    import sys
+
+    if not verbose:
+        return 0
+    return 1 if verbose == 1 and sys.stdout.isatty() else 2
+
+
+def _claim_run_dir(run_dir, recipe, overwrite):
+    import shutil
+
+    recipe_path = os.path.join(run_dir, "recipe.json")
+    if os.path.exists(recipe_path) and not overwrite:
+        with open(recipe_path) as f:
+            previous = json.load(f)
+        current = json.loads(json.dumps(recipe.to_dict()))
+        for section in current:
+            for key in sorted(set(current[section]) | set(previous.get(section, {}))):
+                if previous.get(section, {}).get(key) != current[section].get(key):
+                    raise ValueError(
+                        f"{run_dir} holds a run of another recipe ({section}.{key}: "
+                        f"{previous.get(section, {}).get(key)!r} there, {current[section].get(key)!r} now); "
+                        f"pick another --run-name, or pass --overwrite to start it again"
+                    )
+    elif overwrite and os.path.isdir(run_dir):
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    with open(recipe_path, "w") as f:
+        json.dump(recipe.to_dict(), f, indent=1)
+
+
+def _save_final(model, run_dir):
+    """Each .keras file is written under a temporary name and renamed when whole."""
+    parts = {"pretrainer": model, "discriminator": model.discriminator, "backbone": model.backbone}
+    for name, part in parts.items():
+        if part is not None:
+            path = os.path.join(run_dir, f"{name}.keras")
+            part.save(f"{path}.partial.keras")
+            os.replace(f"{path}.partial.keras", path)
+
+
+__all__ = ["pretrain", "prepare_data", "save_checkpoint", "restore_checkpoint", "latest_checkpoint",
+           "plot_metrics", "read_metrics", "RunMonitor"]

@@ -1,0 +1,131 @@
+"""Reading text (files, directories, JSON Lines, gzip, bad bytes) and the WordPiece vocabulary."""
+
+import gzip
+import json
+
+import pytest
+
+from conftest import WORDS, small_vocab, write_corpus
+from electra_keras.data import tokenizer as tok
+from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
+
+
+def test_plain_text_stream_marks_each_document_end(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("One. Two!\nThree\n\n\nFour.\n")  # two blank lines are one boundary
+    stats = ReadStats()
+    assert list(iter_lines(str(path), stats=stats)) == ["One.", "Two!", "Three", "", "Four.", ""]
+    assert (stats.documents, stats.lines) == (2, 5)
+    assert list(iter_lines(str(path), sentences=False)) == ["One. Two!", "Three", "", "Four.", ""]
+
+
+def test_jsonl_and_gzip_documents(tmp_path):
+    records = [{"text": "First doc. It has two sentences."}, {"text": "Para one.\nPara two."}]
+    path = tmp_path / "docs.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    assert list(iter_lines(str(path))) == [
+        "First doc.", "It has two sentences.", "", "Para one.", "Para two.", ""
+    ]
+
+
+def test_jsonl_errors_name_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "ok"}\n{"body": "no text field"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2: no 'text' field"):
+        list(iter_lines(str(path)))
+    path.write_text('{"text": "ok"}\nnot json\n')
+    with pytest.raises(InputError, match=r"bad.jsonl:2: not a JSON object"):
+        list(iter_lines(str(path)))
+    assert next(iter_lines(str(path))) == "ok"  # lines before the bad one stream out
+
+
+def test_undecodable_bytes_name_the_line_or_are_replaced(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("fine line\n".encode() + "caf\xe9 au lait\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.txt:2: not valid UTF-8 \(byte 0xe9 at column 4\)"):
+        list(iter_lines(str(path)))
+    stats = ReadStats()
+    lines = list(iter_lines(str(path), encoding_errors="replace", stats=stats))
+    assert lines == ["fine line", "caf\ufffd au lait", ""] and stats.replaced_lines == 1
+
+
+def test_find_text_files_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file or directory"):
+        find_text_files([str(tmp_path / "missing.txt")])
+    (tmp_path / "notes.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="holds no text files"):
+        find_text_files([str(tmp_path)])
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(InputError, match="the input is empty"):
+        find_text_files([str(tmp_path / "empty.txt")])
+    with pytest.raises(InputError, match="matches no files"):
+        find_text_files([str(tmp_path / "*.jsonl")])
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("b\n")
+    (tmp_path / "a.txt.gz").write_bytes(gzip.compress(b"a\n"))
+    assert [p.rsplit("/", 1)[1] for p in find_text_files(str(tmp_path))] == ["a.txt.gz", "empty.txt", "b.txt"]
+
+
+def test_gzip_that_is_not_gzip_names_the_file(tmp_path):
+    path = tmp_path / "fake.txt.gz"
+    path.write_bytes(b"plain text, not gzip\n")
+    with pytest.raises(InputError, match="fake.txt.gz: cannot be read"):
+        list(iter_lines(str(path)))
+
+
+def test_split_sentences_keeps_abbreviations_of_lowercase_words():
+    assert split_sentences('He said "Go." Then left. e.g. this stays') == [
+        'He said "Go."', "Then left. e.g. this stays"
+    ]
+
+
+def test_wordpiece_follows_bert(tmp_path):
+    vocab = small_vocab(tmp_path, tokens=["un", "##aff", "##able", "hello", "##s"])
+    tokenizer = tok.WordPieceTokenizer(vocab)
+    assert tokenizer.tokenize("UNAFFABLE Héllos, cat!") == ["un", "##aff", "##able", "hello", "##s", ",", "cat", "[UNK]"]
+    ids = tokenizer.encode("the cat")
+    assert ids == [tokenizer.vocab["the"], tokenizer.vocab["cat"]]
+    assert tokenizer.special_ids == {"pad_token_id": 0, "unk_token_id": 100, "cls_token_id": 101,
+                                     "sep_token_id": 102, "mask_token_id": 103}
+    cased = tok.WordPieceTokenizer(vocab, lower_case=False)
+    assert cased.tokenize("Hello hello") == ["[UNK]", "hello"]
+    assert cased.strip_accents is False  # follows lower_case, as BERT
+
+
+def test_tokenizer_settings_travel_with_the_vocab(tmp_path):
+    vocab = small_vocab(tmp_path / "src")
+    tok.WordPieceTokenizer(vocab, lower_case=False, strip_accents=True).save(tmp_path / "out")
+    loaded = tok.WordPieceTokenizer.from_directory(tmp_path / "out")
+    assert (loaded.lower_case, loaded.strip_accents) == (False, True)
+    assert loaded.tokens == tok.load_vocab(vocab)
+
+
+def test_build_vocab_puts_special_tokens_where_bert_has_them(tmp_path):
+    docs = write_corpus(tmp_path / "c.txt", num_docs=40)
+    lines = list(iter_lines(str(tmp_path / "c.txt")))
+    tokenizer = tok.build_vocab(lines, vocab_size=400, min_frequency=1)
+    assert tokenizer.tokens[0] == "[PAD]" and tokenizer.tokens[1] == "[unused0]"
+    assert tokenizer.tokens[100:104] == ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert 104 < len(tokenizer) <= 400
+    # Every corpus word is in the vocabulary whole (they are frequent), so nothing is [UNK].
+    ids = [i for sentence in docs[0] for i in tokenizer.encode(sentence)]
+    assert tok.BERT_RESERVED.index("[UNK]") not in ids
+    assert set(WORDS) <= set(tokenizer.tokens)
+    with pytest.raises(ValueError, match="more than the 104 reserved tokens"):
+        tok.build_vocab(lines, vocab_size=50)
+
+
+def test_vocab_errors_name_the_file_and_the_problem(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("[PAD]\n[CLS]\n[SEP]\nhello\n")
+    with pytest.raises(ValueError, match=r"vocab.txt: the vocabulary lacks the special tokens \[UNK\] \[MASK\]"):
+        tok.load_vocab(str(path))
+    path.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nhello\n")
+    with pytest.raises(ValueError, match=r"vocab.txt:7: 'hello' repeats line 6"):
+        tok.load_vocab(str(path))
+    with pytest.raises(ValueError, match="no such vocabulary file"):
+        tok.load_vocab(str(tmp_path / "nope.txt"))
+    path.write_text("")
+    with pytest.raises(ValueError, match="the vocabulary is empty"):
+        tok.load_vocab(str(path))
