@@ -99,7 +99,7 @@ def _serialize(token_ids, segment_ids, seq_len, pad_id):
             }
         )
     )
-    return example.SerializeToString()
+    return example.SerializeToString(deterministic=True)  # map order fixed: same bytes in any process
 
 
 def _build_shard(index, lines, read_stats, output_dir):

@@ -76,6 +76,20 @@ def record_length(path):
     return lengths["input_ids"]
 
 
+def check_sizes(files):
+    """Compare each shard's size with the data_info.json next to it (a cheap truncation check)."""
+    listed = {}
+    for directory in sorted({os.path.dirname(os.path.abspath(f)) for f in files}):
+        info = read_data_info(directory)
+        for shard in (info or {}).get("shards", []):
+            listed[os.path.join(directory, shard["file"])] = shard["bytes"]
+    for path in files:
+        expected = listed.get(os.path.abspath(path))
+        if expected is not None and os.path.getsize(path) != expected:
+            raise ValueError(f"{path}: corrupted or truncated TFRecord shard ({os.path.getsize(path)} bytes, "
+                             f"{INFO_FILE} lists {expected}); rebuild it (rerun build-data into the same directory)")
+
+
 def verify_shards(files, seq_len=None):
     """Read every record of every shard; raise ValueError naming a corrupted or truncated file.
 
@@ -84,6 +98,7 @@ def verify_shards(files, seq_len=None):
     """
     import tensorflow as tf
 
+    check_sizes(files)
     counts = {}
     for path in files:
         length = record_length(path)
@@ -142,6 +157,7 @@ def pretraining_dataset(
         raise ValueError(f"{len(files)} shard files cannot feed {num_shards} input pipelines "
                          f"(rebuild the data with a smaller --shard-size-mb)")
     files = files[shard_index::num_shards]
+    check_sizes(files)
     length = next((n for n in map(record_length, files) if n is not None), None)
     if length is None:
         raise ValueError(f"{', '.join(files[:3])}: the shards hold no examples")

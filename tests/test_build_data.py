@@ -1,0 +1,171 @@
+"""build-data: record layout, summary, determinism, atomic shards, resume, bad input."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import small_vocab, write_corpus
+from electra_keras.data import build
+from electra_keras.data.text import InputError
+from electra_keras.data.tokenizer import WordPieceTokenizer
+
+SEQ = 32
+SHARD_MB = 0.002  # about 2 KB of text per shard: several shards from a small corpus
+
+
+def read_shards(directory):
+    """{shard file name: [(input_ids, input_mask, segment_ids) per record]}."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(directory, "*.tfrecord"))):
+        rows = []
+        for record in tf.data.TFRecordDataset(path):
+            example = tf.train.Example.FromString(record.numpy()).features.feature
+            rows.append(tuple(tuple(example[k].int64_list.value) for k in ("input_ids", "input_mask", "segment_ids")))
+        out[os.path.basename(path)] = rows
+    return out
+
+
+def shard_bytes(directory):
+    return {os.path.basename(p): open(p, "rb").read() for p in sorted(glob.glob(os.path.join(directory, "*.tfrecord")))}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    docs = write_corpus(root / "text.txt", num_docs=60, seed=3)
+    with open(root / "text.txt", "a") as f:
+        f.write("\nA zebra sees the cat.\n")  # "zebra" is not in the vocab: one [UNK]
+        f.write("\n" + " ".join(["cat"] * 40) + ".\n")  # one sentence longer than the sequence
+    tokenizer = WordPieceTokenizer(small_vocab(root / "vocab"))
+    return root, docs, tokenizer
+
+
+def test_records_follow_the_layout_and_the_summary_adds_up(corpus, tmp_path):
+    root, docs, tokenizer = corpus
+    summary = build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, seq_len=SEQ,
+                                           shard_size_mb=SHARD_MB, num_workers=1, progress=False)
+    shards = read_shards(tmp_path)
+    assert len(shards) == summary["shards"] > 2
+    rows = [r for rs in shards.values() for r in rs]
+    assert summary["examples"] == len(rows)
+    assert summary["documents"] == len(docs) + 2
+    cls, sep, unk = 101, 102, 100
+    for ids, mask, segments in rows:
+        assert len(ids) == len(mask) == len(segments) == SEQ
+        n = sum(mask)
+        assert mask == (1,) * n + (0,) * (SEQ - n)
+        assert ids[0] == cls and ids[n - 1] == sep and set(ids[n:]) <= {0} and set(segments[n:]) <= {0}
+        first_sep = ids.index(sep)
+        assert segments[: first_sep + 1] == (0,) * (first_sep + 1)
+        assert segments[first_sep + 1 : n] == (1,) * (n - first_sep - 1)
+        assert ids.count(sep) == (2 if first_sep < n - 1 else 1)
+    tokens = sum(sum(mask) for _, mask, _ in rows)
+    assert summary["tokens"] == tokens
+    assert summary["padding_fraction"] == pytest.approx(1 - tokens / (len(rows) * SEQ))
+    assert summary["unk_tokens"] == 1 and summary["unk_rate"] == pytest.approx(1 / tokens)
+    assert summary["long_sentences"] == 1 and summary["dropped_tokens"] >= 41 - (SEQ - 2)
+    # Every corpus token is in some example except the dropped overflow.
+    corpus_tokens = sum(len(tokenizer.encode(s)) for doc in docs for s in doc) + 6 + 41
+    assert tokens == corpus_tokens - summary["dropped_tokens"] + sum(ids.count(sep) + 1 for ids, _, _ in rows)
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        list(shards) + [f"{n}.stats.json" for n in shards]
+        + ["build_settings.json", "data_info.json", "vocab.txt", "tokenizer_config.json"]
+    )
+
+
+def test_output_depends_on_the_seed_not_on_the_number_of_workers(corpus, tmp_path):
+    root, _, tokenizer = corpus
+    kwargs = dict(seq_len=SEQ, shard_size_mb=SHARD_MB, progress=False)
+    build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "one", num_workers=1, **kwargs)
+    build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "two", num_workers=2, **kwargs)
+    build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "seed1", num_workers=1,
+                                 seed=1, **kwargs)
+    assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
+    assert shard_bytes(tmp_path / "one") != shard_bytes(tmp_path / "seed1")
+
+
+def test_a_crash_mid_shard_leaves_whole_shards_and_the_rerun_adds_no_duplicates(corpus, tmp_path, monkeypatch):
+    root, _, tokenizer = corpus
+    kwargs = dict(seq_len=SEQ, shard_size_mb=SHARD_MB, num_workers=1, progress=False)
+    build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "clean", **kwargs)
+    clean = shard_bytes(tmp_path / "clean")
+
+    # Die while writing the third shard, after some of its records went to disk.
+    real_serialize, calls = build._serialize, []
+    first_two = sum(len(v) for k, v in sorted(read_shards(tmp_path / "clean").items())[:2])
+
+    def dying_serialize(*args):
+        calls.append(1)
+        if len(calls) > first_two + 2:
+            raise KeyboardInterrupt("killed")
+        return real_serialize(*args)
+
+    monkeypatch.setattr(build, "_serialize", dying_serialize)
+    with pytest.raises(KeyboardInterrupt):
+        build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "crash", **kwargs)
+    after_crash = shard_bytes(tmp_path / "crash")
+    assert sorted(after_crash) == sorted(clean)[:2]  # only whole shards carry the final name
+    assert all(after_crash[name] == clean[name] for name in after_crash)
+    assert glob.glob(str(tmp_path / "crash" / "*.tmp-*"))  # the partial one is still a temp file
+
+    monkeypatch.setattr(build, "_serialize", real_serialize)
+    summary = build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "crash", **kwargs)
+    assert shard_bytes(tmp_path / "crash") == clean
+    assert not glob.glob(str(tmp_path / "crash" / "*.tmp-*"))
+    rows = [r for rs in read_shards(tmp_path / "crash").values() for r in rs]
+    assert summary["examples"] == len(rows) == len(
+        [r for rs in read_shards(tmp_path / "clean").values() for r in rs]
+    )
+
+
+def test_undecodable_bytes_stop_the_build_naming_file_and_line(corpus, tmp_path):
+    root, _, tokenizer = corpus
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes((root / "text.txt").read_bytes() + b"\ncaf\xe9 noir\n")
+    line = bad.read_bytes().count(b"\n")
+    with pytest.raises(InputError, match=rf"bad.txt:{line}: not valid UTF-8"):
+        build.build_pretraining_data(str(bad), tokenizer, tmp_path / "out", seq_len=SEQ,
+                                     shard_size_mb=SHARD_MB, num_workers=1, progress=False)
+    assert not glob.glob(str(tmp_path / "out" / "*.tmp-*"))
+    assert read_shards(tmp_path / "out")  # the shards before the bad line are whole and kept
+    summary = build.build_pretraining_data(str(bad), tokenizer, tmp_path / "replaced", seq_len=SEQ,
+                                           shard_size_mb=SHARD_MB, num_workers=1, progress=False,
+                                           encoding_errors="replace")
+    assert summary["replaced_lines"] == 1
+
+
+def test_other_settings_in_the_same_directory_are_an_error(corpus, tmp_path):
+    root, _, tokenizer = corpus
+    build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, seq_len=SEQ,
+                                 shard_size_mb=SHARD_MB, num_workers=1, progress=False)
+    with pytest.raises(ValueError, match=r"other settings \(seq_len: 32 then, 64 now\)"):
+        build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, seq_len=64,
+                                     shard_size_mb=SHARD_MB, num_workers=1, progress=False)
+
+
+def test_blank_input_is_an_error(tmp_path, corpus):
+    _, _, tokenizer = corpus
+    (tmp_path / "blank.txt").write_text("\n   \n\n")
+    with pytest.raises(InputError, match="no text found"):
+        build.build_pretraining_data(str(tmp_path / "blank.txt"), tokenizer, tmp_path / "out",
+                                     num_workers=1, progress=False)
+
+
+def test_a_real_corpus_has_few_unknown_tokens(tmp_path):
+    """wiki_leads through a vocabulary learned from it (skips without ../shared/data)."""
+    source = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "wiki_leads", "wiki_leads.jsonl")
+    if not os.path.exists(source):
+        pytest.skip("../shared/data/wiki_leads is not on this machine")
+    from electra_keras.data import build_vocab, iter_lines
+
+    lines = [line for _, line in zip(range(20_000), iter_lines(source))]
+    (tmp_path / "part.txt").write_text("\n".join(lines) + "\n")
+    tokenizer = build_vocab(lines, vocab_size=4000)
+    summary = build.build_pretraining_data(str(tmp_path / "part.txt"), tokenizer, tmp_path / "out",
+                                           seq_len=128, num_workers=1, progress=False)
+    assert summary["unk_rate"] < 0.001
+    assert 0.05 < summary["padding_fraction"] < 0.5
+    assert np.isclose(summary["tokens"] / summary["examples"], 128 * (1 - summary["padding_fraction"]))
