@@ -82,9 +82,10 @@ def _coerce(where, value, kind):
         return float(value)
     if kind is list and isinstance(value, str):
         return [value]
-    if kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+    if kind is list:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    elif isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
     raise ValueError(f"{where} = {value!r} is {type(value).__name__}: expected {_type_name(kind)}")
 
@@ -125,18 +126,28 @@ def _check_numbers(source, section, value):
                              f"multiple of train.log_every = {t.log_every}")
 
 
-def _check_model(source, values):
+# Fields the data decide: the sequence length and the vocabulary (size and special ids).
+FROM_DATA = {"sequence_length": "data.seq_len", "vocabulary_size": "the vocabulary (data.vocab_size)",
+             "pad_token_id": "the vocabulary", "cls_token_id": "the vocabulary",
+             "sep_token_id": "the vocabulary", "mask_token_id": "the vocabulary"}
+
+
+def _check_model(source, values, seq_len):
     if not isinstance(values, dict):
         raise ValueError(f"{source}: [model] must be a table of key = value")
     fields = {f.name for f in dataclasses.fields(ElectraConfig)}
     for key in values:
+        if key in FROM_DATA:
+            raise ValueError(f"{source}: model.{key}: comes from {FROM_DATA[key]}, not [model]")
         if key != "preset" and key not in fields:
             raise ValueError(f"{source}: model.{key}: unknown key; expected preset or an ElectraConfig "
-                             f"field ({', '.join(sorted(fields))})")
+                             f"field ({', '.join(sorted(fields - set(FROM_DATA)))})")
+    overrides = {k: v for k, v in values.items() if k != "preset"}
     try:
-        ElectraConfig.from_preset(values.get("preset", "tiny"),
-                                  **{k: v for k, v in values.items() if k != "preset"})
+        ElectraConfig.from_preset(values.get("preset", "tiny"), **overrides, sequence_length=seq_len)
     except (ValueError, TypeError) as error:
+        if "sequence_length" in str(error):
+            raise ValueError(f"{source}: data.seq_len = {seq_len} does not fit the model: {error}") from None
         raise ValueError(f"{source}: [model]: {error}") from None
     return dict(values)
 
@@ -146,17 +157,10 @@ def recipe_from_dict(values, source="recipe", name="recipe"):
     unknown = [k for k in values if k not in ("model", "data", "train")]
     if unknown:
         raise ValueError(f"{source}: unknown section [{unknown[0]}]; expected [model], [data] and [train]")
-    recipe = Recipe(
-        name=name,
-        model=_check_model(source, values.get("model", {"preset": "tiny"})),
-        data=_check_section(source, "data", values.get("data", {}), DataRecipe),
-        train=_check_section(source, "train", values.get("train", {}), TrainRecipe),
-    )
-    try:  # the sequence must fit the model's positions
-        recipe.model_config(sequence_length=recipe.data.seq_len)
-    except ValueError as error:
-        raise ValueError(f"{source}: data.seq_len = {recipe.data.seq_len} does not fit the model: {error}") from None
-    return recipe
+    data = _check_section(source, "data", values.get("data", {}), DataRecipe)
+    train = _check_section(source, "train", values.get("train", {}), TrainRecipe)
+    model = _check_model(source, values.get("model", {"preset": "tiny"}), data.seq_len)
+    return Recipe(name=name, model=model, data=data, train=train)
 
 
 def resolve_recipe_path(name_or_path):

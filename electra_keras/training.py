@@ -103,12 +103,27 @@ def _state_variables(model):
     return list(model.variables) + list(model.optimizer.variables)
 
 
+def _torch_rng(state=None):
+    """Get (or set) torch's global generator: Keras's torch backend takes dropout masks of
+    unseeded layers (keras-hub's encoder) from it, so a resumed run needs it back."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    if state is None:
+        return torch.random.get_rng_state().numpy()
+    torch.random.set_rng_state(torch.from_numpy(np.asarray(state, dtype=np.uint8)))
+    return None
+
+
 def save_checkpoint(directory, model, step, keep=2):
     """Write ckpt-<step>.npz atomically, point latest.json at it, drop the oldest beyond `keep`."""
     os.makedirs(directory, exist_ok=True)
     variables = _state_variables(model)
     arrays = {f"v{i:05d}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(variables)}
     arrays["paths"] = np.array([v.path for v in variables])
+    if _torch_rng() is not None:
+        arrays["torch_rng"] = _torch_rng()
     name = f"ckpt-{step:09d}.npz"
     tmp = os.path.join(directory, f"{name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
@@ -134,17 +149,24 @@ def latest_checkpoint(directory):
 
 
 def restore_checkpoint(path, model):
-    """Load a checkpoint into a compiled model (the optimizer is built here if needed)."""
+    """Load a checkpoint into a compiled model (the optimizer is built here if needed).
+
+    Returns torch's global generator state when the checkpoint has one: set it with
+    `RunMonitor(torch_rng=...)` once `fit` has built the model (building draws from it).
+    """
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     variables = _state_variables(model)
     with np.load(path) as arrays:
-        paths = [str(p) for p in arrays["paths"]]
-        if paths != [v.path for v in variables]:
+        saved = [arrays[name] for name in sorted(arrays.files) if name.startswith("v")]
+        # Keras numbers auto-named layers per process, so variables match by order and shape.
+        shapes = [tuple(a.shape) for a in saved]
+        if shapes != [tuple(v.shape) for v in variables]:
             raise ValueError(f"{path}: the checkpoint holds other variables than this model "
-                             f"({len(paths)} saved, {len(variables)} here); was the recipe changed?")
-        for i, variable in enumerate(variables):
-            variable.assign(arrays[f"v{i:05d}"])
+                             f"({len(saved)} saved, {len(variables)} here); was the recipe changed?")
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+        return arrays["torch_rng"] if "torch_rng" in arrays.files else None
 
 
 # ---- monitoring --------------------------------------------------------------------------------
@@ -154,8 +176,9 @@ class RunMonitor(keras.callbacks.Callback):
     """After every interval of `log_every` steps (one Keras epoch): metrics to CSV and
     TensorBoard, a NaN check, and every `checkpoint_every` steps a checkpoint and a new plot."""
 
-    def __init__(self, run_dir, log_every, checkpoint_every, keep_checkpoints):
+    def __init__(self, run_dir, log_every, checkpoint_every, keep_checkpoints, torch_rng=None):
         super().__init__()
+        self.torch_rng = torch_rng
         self.run_dir = run_dir
         self.log_every = log_every
         self.checkpoint_every = checkpoint_every
@@ -163,6 +186,11 @@ class RunMonitor(keras.callbacks.Callback):
         self.csv_path = os.path.join(run_dir, "metrics.csv")
         self._writer = None
         self._started = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.torch_rng is not None:  # the first step of a resumed run: after fit's own draws
+            _torch_rng(self.torch_rng)
+            self.torch_rng = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -255,11 +283,12 @@ def plot_metrics(csv_path, png_path):
 
 
 def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, overwrite=False,
-             verbose=1):
+             verbose=1, callbacks=()):
     """Run a recipe end to end (or resume it); returns the run directory.
 
     The run directory is ``output_dir/run_name``; if it holds a checkpoint of the same recipe
     the run resumes from it, a different recipe there is an error (or `overwrite=True`).
+    `callbacks` are extra Keras callbacks; one Keras epoch is `train.log_every` steps.
     """
     from electra_keras.models import ElectraPretrainer
     from electra_keras.optimizers import electra_adamw
@@ -287,8 +316,9 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
                               total_steps=train.steps, weight_decay=train.weight_decay)
     model.compile(optimizer=optimizer)
     checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
+    torch_rng = None
     if checkpoint:
-        restore_checkpoint(checkpoint, model)
+        torch_rng = restore_checkpoint(checkpoint, model)
         say(f"resuming from step {step} ({checkpoint})")
     examples = info["summary"]["examples"] if info else None
     say(f"model: {config.num_layers} layers, hidden {config.hidden_dim}, vocab {config.vocabulary_size:,}; "
@@ -301,9 +331,10 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     if step < train.steps:
         dataset = pretraining_dataset(files, train.batch_size, data.seq_len, seed=train.seed,
                                       shuffle_buffer=data.shuffle_buffer, skip_batches=step)
-        monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints)
+        monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints,
+                             torch_rng=torch_rng)
         model.fit(dataset, epochs=train.steps // train.log_every, initial_epoch=step // train.log_every,
-                  steps_per_epoch=train.log_every, callbacks=[monitor], shuffle=False,
+                  steps_per_epoch=train.log_every, callbacks=[monitor, *callbacks], shuffle=False,
                   verbose=_fit_verbosity(verbose))
     _save_final(model, run_dir)
     plot_metrics(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training.png"))

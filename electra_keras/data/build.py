@@ -244,8 +244,9 @@ def build_pretraining_data(
     _check_settings(output_dir, settings)
     _remove_partial_files(output_dir)
     tokenizer.save(output_dir)
-    num_workers = num_workers or os.cpu_count() or 1
     total_bytes = sum(size for _, size in settings["inputs"])
+    expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # gzip inputs: a lower bound
+    num_workers = min(num_workers or os.cpu_count() or 1, expected_shards)
 
     bar = _progress_bar(total_bytes, progress)
     records, started = {}, time.perf_counter()

@@ -1,0 +1,122 @@
+"""`pretrain` end to end on a hand-made corpus: run directory, logs, resume after a crash."""
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import small_vocab, write_corpus
+from electra_keras import recipes, training
+from electra_keras.data.tokenizer import WordPieceTokenizer
+
+TINY_MODEL = dict(preset="tiny", embedding_dim=16, hidden_dim=32, num_layers=1, num_heads=2,
+                  intermediate_dim=64, max_sequence_length=64, generator_hidden_fraction=0.5)
+
+
+@pytest.fixture(scope="module")
+def text(tmp_path_factory):
+    root = tmp_path_factory.mktemp("text")
+    write_corpus(root / "corpus.txt", num_docs=120, seed=1)
+    small_vocab(root / "vocab")
+    WordPieceTokenizer(str(root / "vocab" / "vocab.txt")).save(root / "vocab")
+    return root
+
+
+def tiny_recipe(text, **train):
+    values = dict(steps=8, batch_size=4, learning_rate=1e-3, warmup_steps=2, log_every=2,
+                  checkpoint_every=4)
+    values.update(train)
+    return recipes.recipe_from_dict({
+        "model": TINY_MODEL,
+        "data": {"corpus": [str(text / "corpus.txt")], "vocab": str(text / "vocab"), "seq_len": 32,
+                 "shard_size_mb": 0.002},
+        "train": values,
+    }, name="test")
+
+
+def weights(run_dir):
+    model = keras.saving.load_model(os.path.join(run_dir, "pretrainer.keras"))
+    return [keras.ops.convert_to_numpy(v) for v in model.weights]
+
+
+@pytest.fixture(scope="module")
+def finished(text, tmp_path_factory):
+    """One uninterrupted run of the tiny recipe (compiling a train step is the slow part)."""
+    root = tmp_path_factory.mktemp("runs")
+    run = training.pretrain(tiny_recipe(text), output_dir=root, run_name="straight",
+                            cache_dir=root / "cache", verbose=0)
+    return root, run
+
+
+def test_a_run_leaves_a_discriminator_with_vocab_config_logs_and_plot(finished):
+    root, run = finished
+    files = set(os.listdir(run))
+    assert {"discriminator.keras", "backbone.keras", "pretrainer.keras", "config.json", "recipe.json",
+            "vocab.txt", "tokenizer_config.json", "metrics.csv", "training.png", "logs", "checkpoints"} <= files
+    config = json.loads(open(os.path.join(run, "config.json")).read())
+    assert config["vocabulary_size"] == len(open(os.path.join(run, "vocab.txt")).read().splitlines())
+    assert config["sequence_length"] == 32 and config["hidden_dim"] == 32
+    with open(os.path.join(run, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == [2, 4, 6, 8]
+    # The logged rate follows the schedule: peak * min(1, step / warmup) * (1 - step / total).
+    for row in rows:
+        step = int(row["step"])
+        assert float(row["learning_rate"]) == pytest.approx(1e-3 * min(1, step / 2) * (1 - step / 8), abs=1e-9)
+        assert np.isfinite(float(row["loss"])) and 0 <= float(row["disc_auc"]) <= 1
+    assert os.listdir(os.path.join(run, "logs"))  # TensorBoard event files
+    assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == [
+        "ckpt-000000004.npz", "ckpt-000000008.npz", "latest.json"]
+    discriminator = keras.saving.load_model(os.path.join(run, "discriminator.keras"))
+    batch = {"token_ids": np.full((1, 32), 104, "int32"), "segment_ids": np.zeros((1, 32), "int32"),
+             "padding_mask": np.ones((1, 32), "int32")}
+    assert keras.ops.convert_to_numpy(discriminator(batch)).shape == (1, 32)
+    assert len(os.listdir(root / "cache" / "data")) == 1  # the prepared shards, reused by later runs
+
+
+class Crash(keras.callbacks.Callback):
+    """Dies after `at_step` steps, between two checkpoints (as a killed process would)."""
+
+    def __init__(self, at_step, log_every):
+        super().__init__()
+        self.at_step, self.log_every = at_step, log_every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) * self.log_every == self.at_step:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def test_resume_continues_from_the_checkpoint_and_matches_an_uninterrupted_run(text, finished):
+    root, straight = finished
+    recipe = tiny_recipe(text)
+    kwargs = dict(output_dir=root, cache_dir=root / "cache", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.pretrain(recipe, run_name="crashed", callbacks=[Crash(6, 2)], **kwargs)
+    crashed = root / "crashed"
+    assert training.latest_checkpoint(crashed / "checkpoints")[1] == 4
+    assert not (crashed / "pretrainer.keras").exists()
+
+    steps_seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            steps_seen.append(int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)))
+
+    training.pretrain(recipe, run_name="crashed", callbacks=[Record()], **kwargs)
+    assert steps_seen == [4, 6]  # resumed at the checkpointed step, not from 0 or 6
+    for a, b in zip(weights(straight), weights(crashed)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    with open(crashed / "metrics.csv") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [2, 4, 6, 8]
+
+
+def test_a_run_directory_of_another_recipe_is_an_error(text, finished):
+    root, run = finished
+    before = sorted(os.listdir(run))
+    with pytest.raises(ValueError, match=r"holds a run of another recipe \(train.learning_rate: 0.001 there, 0.002 now\)"):
+        training.pretrain(tiny_recipe(text, learning_rate=2e-3), output_dir=root, run_name="straight",
+                          cache_dir=root / "cache", verbose=0)
+    assert sorted(os.listdir(run)) == before  # nothing touched
