@@ -1,0 +1,163 @@
+"""Data pipeline throughput: vocabulary learning, build-data (MB of text per second, per core)
+and the tf.data reader (examples per second) against what a training step consumes.
+
+    python benchmarks/data_pipeline.py [--data ../shared/data] [--presets tiny,small] [--out DIR]
+
+Prints a markdown table and writes data_pipeline.png next to it (default: benchmarks/results/).
+The corpora are the real ones in ../shared/data (not part of the repository).
+"""
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPORA = {
+    "wiki_leads (jsonl)": "wiki_leads/wiki_leads.jsonl",
+    "moby_dick (txt)": "public_domain/moby_dick.txt",
+    "state_of_the_union (txt)": "public_domain/state_of_the_union.txt",
+}
+
+
+def megabytes(path):
+    return os.path.getsize(path) / 2**20
+
+
+def bench_vocab(path, vocab_size):
+    from electra_keras.data import build_vocab, iter_lines
+
+    start = time.perf_counter()
+    tokenizer = build_vocab(iter_lines(path), vocab_size=vocab_size)
+    return tokenizer, time.perf_counter() - start
+
+
+def bench_build(path, tokenizer, workers, seq_len, out):
+    from electra_keras.data import build_pretraining_data
+
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    summary = build_pretraining_data(path, tokenizer, out, seq_len=seq_len, shard_size_mb=1.0,
+                                     num_workers=workers, progress=False)
+    return summary, time.perf_counter() - start
+
+
+def bench_reader(shard_dir, batch_size, seq_len, batches=300):
+    from electra_keras.data import pretraining_dataset
+
+    dataset = pretraining_dataset(shard_dir, batch_size, seq_len)
+    iterator = iter(dataset)
+    for _ in range(20):  # warm-up: fill the shuffle buffer
+        next(iterator)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(iterator)
+    return batches * batch_size / (time.perf_counter() - start)
+
+
+def bench_train_step(preset, shard_dir, vocab_size, batch_size, seq_len, steps=6):
+    import keras
+
+    import electra_keras as ek
+
+    config = ek.ElectraConfig.from_preset(preset, vocabulary_size=vocab_size, sequence_length=seq_len)
+    model = ek.ElectraPretrainer(config, seed=0)
+    model.compile(optimizer=ek.optimizers.electra_adamw(5e-4, 10, 1000))
+    dataset = ek.data.pretraining_dataset(shard_dir, batch_size, seq_len)
+    model.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # compile
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+    keras.backend.clear_session()
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
+    parser.add_argument("--presets", default="tiny,small")
+    parser.add_argument("--vocab-size", type=int, default=30522)
+    parser.add_argument("--seq-len", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    cores = os.cpu_count() or 1
+    work = tempfile.mkdtemp(prefix="electra-bench-")
+    rows, build_rows = [], []
+    try:
+        for name, relative in CORPORA.items():
+            path = os.path.join(args.data, relative)
+            if not os.path.exists(path):
+                print(f"skip {name}: {path} not found")
+                continue
+            size = megabytes(path)
+            tokenizer, vocab_s = bench_vocab(path, args.vocab_size)
+            timings = {}
+            for workers in sorted({1, cores}):
+                summary, seconds = bench_build(path, tokenizer, workers, args.seq_len, os.path.join(work, name))
+                timings[workers] = seconds
+            build_rows.append((name, size, summary["examples"], summary["padding_fraction"],
+                               summary["unk_rate"], size / vocab_s, size / timings[1], size / timings[cores],
+                               size / timings[cores] / cores))
+            print(f"{name}: {size:.1f} MB, vocab {vocab_s:.1f} s, build 1 worker {timings[1]:.1f} s, "
+                  f"{cores} workers {timings[cores]:.1f} s", flush=True)
+        shard_dir = os.path.join(work, next(iter(n for n, *_ in build_rows)))
+        read_rate = bench_reader(shard_dir, args.batch_size, args.seq_len)
+        for preset in args.presets.split(","):
+            consumed = bench_train_step(preset, shard_dir, args.vocab_size, args.batch_size, args.seq_len)
+            rows.append((preset, consumed, read_rate, read_rate / consumed))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    import keras
+
+    lines = [
+        f"build-data on {cores} cores, seq_len {args.seq_len}, vocab {args.vocab_size:,} (keras backend "
+        f"{keras.backend.backend()}, {time.strftime('%Y-%m-%d')})",
+        "",
+        "| corpus | MB | examples | padding | UNK | vocab MB/s | build MB/s, 1 worker | build MB/s, "
+        f"{cores} workers | MB/s per core |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [f"| {n} | {s:.1f} | {e:,} | {p:.1%} | {u:.3%} | {v:.2f} | {b1:.2f} | {bn:.2f} | {pc:.2f} |"
+              for n, s, e, p, u, v, b1, bn, pc in build_rows]
+    lines += ["", f"| model (batch {args.batch_size} x {args.seq_len}) | training consumes ex/s | "
+                  "reader delivers ex/s | headroom |", "|---|---|---|---|"]
+    lines += [f"| {p} | {c:,.0f} | {r:,.0f} | {h:,.0f}x |" for p, c, r, h in rows]
+    table = "\n".join(lines)
+    print(table)
+    with open(os.path.join(args.out, "data_pipeline.md"), "w") as f:
+        f.write(table + "\n")
+    plot(build_rows, rows, cores, os.path.join(args.out, "data_pipeline.png"))
+
+
+def plot(build_rows, rows, cores, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    names = [r[0].split(" ")[0] for r in build_rows]
+    x = range(len(names))
+    left.bar([i - 0.2 for i in x], [r[6] for r in build_rows], 0.4, label="1 worker")
+    left.bar([i + 0.2 for i in x], [r[7] for r in build_rows], 0.4, label=f"{cores} workers")
+    left.set_xticks(list(x), names)
+    left.set_ylabel("MB of text per second")
+    left.set_title("build-data throughput")
+    left.legend()
+    presets = [r[0] for r in rows]
+    right.bar(presets, [r[1] for r in rows], label="training step consumes")
+    right.axhline(rows[0][2] if rows else 0, color="k", linestyle="--", label="reader delivers")
+    right.set_yscale("log")
+    right.set_ylabel("examples per second")
+    right.set_title("reader vs training")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
