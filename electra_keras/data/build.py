@@ -228,7 +228,8 @@ def build_pretraining_data(
       seq_len: tokens per example, [CLS] and [SEP] included.
       seed: fixes packing and shard order.
       shard_size_mb: text per shard (the unit of work and of resumption).
-      num_workers: processes (default: every core); 1 builds in this process.
+      num_workers: processes (default: every core); 1 builds in this process. Worker
+        processes import the calling script, so call this under `if __name__ == "__main__":`.
       text_field, encoding_errors, split_sentences: how text is read (see `iter_lines`).
     """
     if not isinstance(tokenizer, WordPieceTokenizer):
@@ -262,6 +263,11 @@ def build_pretraining_data(
             record = _load_done(output_dir, index)
             finished(*((index, record) if record else _build_shard(index, lines, read_stats, output_dir)))
     else:
+        if multiprocessing.parent_process() is not None:
+            raise RuntimeError(
+                "build_pretraining_data starts worker processes, which import the calling script "
+                "again: call it under `if __name__ == '__main__':`, or pass num_workers=1"
+            )
         context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
         with context.Pool(num_workers, _init_worker, (output_dir, settings)) as pool:
             in_flight = collections.deque()

@@ -175,6 +175,11 @@ def build_vocab(lines, vocab_size=30522, lower_case=True, strip_accents=None, mi
     tokens = sorted(vocab, key=vocab.get)
     if tokens[: len(BERT_RESERVED)] != list(BERT_RESERVED):
         raise RuntimeError("the trainer did not keep the reserved tokens at BERT's ids")
+    # The trainer orders tokens of equal frequency by hash-map order, which changes from run to
+    # run. WordPiece only needs the set, so a fixed order (words, then ## pieces, each sorted)
+    # makes the vocabulary, and every shard built with it, a function of the text alone.
+    learned = sorted(tokens[len(BERT_RESERVED):], key=lambda t: (t.startswith("##"), t))
+    tokens = list(BERT_RESERVED) + learned
     if len(tokens) < vocab_size:
         print(f"build_vocab: the text supports {len(tokens)} tokens, fewer than {vocab_size}")
     return WordPieceTokenizer(tokens, lower_case=lower_case, strip_accents=strip_accents)
