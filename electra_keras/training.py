@@ -256,13 +256,15 @@ def plot_metrics(csv_path, png_path):
         return None
     steps = [r["step"] for r in rows]
     panels = [
-        ("loss (1 x MLM + 50 x BCE)", ["loss"]),
-        ("network losses", ["mlm_loss", "disc_loss"]),
+        ("total loss (1 x MLM + 50 x BCE)", ["loss"]),
+        ("generator MLM loss", ["mlm_loss"]),
         ("generator", ["mlm_accuracy", "sampled_accuracy"]),
+        ("discriminator BCE", ["disc_loss"]),
         ("discriminator", ["disc_accuracy", "disc_precision", "disc_recall", "disc_auc"]),
+        ("learning rate", ["learning_rate"]),
     ]
-    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
-    for ax, (title, keys) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 3, figsize=(15, 7))
+    for ax, (title, keys) in zip(axes.flat, panels):
         for key in keys:
             if key in rows[-1]:
                 ax.plot(steps, [r.get(key, np.nan) for r in rows], marker=".", label=key)
