@@ -79,6 +79,7 @@ def main():
     parser.add_argument("--vocab-size", type=int, default=30522)
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeat", type=int, default=4, help="copies in the combined corpus")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -86,11 +87,19 @@ def main():
     work = tempfile.mkdtemp(prefix="electra-bench-")
     rows, build_rows = [], []
     try:
-        for name, relative in CORPORA.items():
-            path = os.path.join(args.data, relative)
-            if not os.path.exists(path):
-                print(f"skip {name}: {path} not found")
-                continue
+        paths = {name: os.path.join(args.data, rel) for name, rel in CORPORA.items()}
+        missing = [p for p in paths.values() if not os.path.exists(p)]
+        if missing:
+            raise SystemExit(f"{missing[0]} not found: pass --data with the shared corpora")
+        # Worker processes take seconds to start; a larger input shows the steady-state scaling.
+        combined = os.path.join(work, "combined.txt")
+        with open(combined, "wb") as out:
+            for _ in range(args.repeat):
+                for name, path in paths.items():
+                    if path.endswith(".txt"):
+                        out.write(open(path, "rb").read() + b"\n\n")
+        paths[f"sotu + moby_dick x{args.repeat} (txt)"] = combined
+        for name, path in paths.items():
             size = megabytes(path)
             tokenizer, vocab_s = bench_vocab(path, args.vocab_size)
             timings = {}

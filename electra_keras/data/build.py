@@ -26,12 +26,13 @@ import sys
 import time
 
 from electra_keras.data.packing import pack_lines
-from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines
+from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
 from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
 
 SHARD_PREFIX = "pretrain"
 INFO_FILE = "data_info.json"
 SETTINGS_FILE = "build_settings.json"
+WORKER_BYTES = 16 * 2**20  # by default, one worker process per 16 MB of input, up to the cores
 
 
 def shard_name(index):
@@ -60,7 +61,8 @@ def _chunks(files, shard_bytes, read_options):
 
     index, lines, size = 0, [], 0
     for path in files:
-        for line in iter_lines(path, stats=running, **read_options):
+        # Sentences are split in the workers: the reading process only decodes and cuts.
+        for line in iter_lines(path, stats=running, **dict(read_options, sentences=False)):
             lines.append(line)
             size += len(line) + 1
             if (size >= shard_bytes and line == "") or size >= 2 * shard_bytes:
@@ -109,6 +111,8 @@ def _build_shard(index, lines, read_stats, output_dir):
     seq_len, seed = settings["seq_len"], settings["seed"]
     ids = tokenizer.special_ids
     started = time.perf_counter()
+    if settings["sentences"]:
+        lines = [sentence for line in lines for sentence in (split_sentences(line) if line else [""])]
     examples, stats = pack_lines(
         lines, tokenizer.encode_batch, seq_len, ids["cls_token_id"], ids["sep_token_id"], seed=f"{seed}/{index}"
     )
@@ -228,7 +232,8 @@ def build_pretraining_data(
       seq_len: tokens per example, [CLS] and [SEP] included.
       seed: fixes packing and shard order.
       shard_size_mb: text per shard (the unit of work and of resumption).
-      num_workers: processes (default: every core); 1 builds in this process. Worker
+      num_workers: processes (default: one per 16 MB of input, up to every core); 1 builds
+        in this process. Worker
         processes import the calling script, so call this under `if __name__ == "__main__":`.
       text_field, encoding_errors, split_sentences: how text is read (see `iter_lines`).
     """
@@ -247,7 +252,9 @@ def build_pretraining_data(
     tokenizer.save(output_dir)
     total_bytes = sum(size for _, size in settings["inputs"])
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # gzip inputs: a lower bound
-    num_workers = min(num_workers or os.cpu_count() or 1, expected_shards)
+    if num_workers is None:  # a worker costs seconds to start (it imports TensorFlow): ~1 per 16 MB
+        num_workers = max(1, min(os.cpu_count() or 1, total_bytes // WORKER_BYTES))
+    num_workers = min(num_workers, expected_shards)
 
     bar = _progress_bar(total_bytes, progress)
     records, started = {}, time.perf_counter()
