@@ -52,7 +52,7 @@ def test_records_follow_the_layout_and_the_summary_adds_up(corpus, tmp_path):
     rows = [r for rs in shards.values() for r in rs]
     assert summary["examples"] == len(rows)
     assert summary["documents"] == len(docs) + 2
-    cls, sep, unk = 101, 102, 100
+    cls, sep = 101, 102
     for ids, mask, segments in rows:
         assert len(ids) == len(mask) == len(segments) == SEQ
         n = sum(mask)

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from conftest import CLS, MASK, PAD, SEP, VOCAB, make_batch
 from electra_keras import objectives
