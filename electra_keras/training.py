@@ -298,7 +298,7 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     train, data = recipe.train, recipe.data
     run_name = run_name or f"{recipe.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     run_dir = os.path.join(output_dir, run_name)
-    _claim_run_dir(run_dir, recipe, overwrite)
+    _check_run_dir(run_dir, recipe, overwrite)
     say = print if verbose else (lambda *a, **k: None)
     say(f"run directory: {run_dir} (rerun with --run-name {run_name} to resume after a crash)")
 
@@ -307,7 +307,9 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     verify_shards(files, data.seq_len)
     ids = {k: v for k, v in tokenizer.special_ids.items() if k != "unk_token_id"}
     config = recipe.model_config(vocabulary_size=len(tokenizer), sequence_length=data.seq_len, **ids)
-    tokenizer.save(run_dir)
+    tokenizer.save(run_dir)  # the run directory is made once the data are ready
+    with open(os.path.join(run_dir, "recipe.json"), "w") as f:
+        json.dump(recipe.to_dict(), f, indent=1)
     with open(os.path.join(run_dir, "config.json"), "w") as f:
         f.write(config.to_json())
 
@@ -357,7 +359,8 @@ def _fit_verbosity(verbose):
     return 1 if verbose == 1 and sys.stdout.isatty() else 2
 
 
-def _claim_run_dir(run_dir, recipe, overwrite):
+def _check_run_dir(run_dir, recipe, overwrite):
+    """A run directory may hold a run of this recipe only (resumed); `overwrite` empties it."""
     import shutil
 
     recipe_path = os.path.join(run_dir, "recipe.json")
@@ -375,9 +378,6 @@ def _claim_run_dir(run_dir, recipe, overwrite):
                     )
     elif overwrite and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
-    with open(recipe_path, "w") as f:
-        json.dump(recipe.to_dict(), f, indent=1)
 
 
 def _save_final(model, run_dir):

@@ -112,7 +112,6 @@ def test_build_vocab_puts_special_tokens_where_bert_has_them(tmp_path):
     ids = [i for sentence in docs[0] for i in tokenizer.encode(sentence)]
     assert tok.BERT_RESERVED.index("[UNK]") not in ids
     assert set(WORDS) <= set(tokenizer.tokens)
-    assert tok.build_vocab(lines, vocab_size=400, min_frequency=1).tokens == tokenizer.tokens  # deterministic
     with pytest.raises(ValueError, match="more than the 104 reserved tokens"):
         tok.build_vocab(lines, vocab_size=50)
 

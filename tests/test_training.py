@@ -120,3 +120,11 @@ def test_a_run_directory_of_another_recipe_is_an_error(text, finished):
         training.pretrain(tiny_recipe(text, learning_rate=2e-3), output_dir=root, run_name="straight",
                           cache_dir=root / "cache", verbose=0)
     assert sorted(os.listdir(run)) == before  # nothing touched
+
+
+def test_bad_input_leaves_no_run_directory(text, tmp_path):
+    recipe = recipes.recipe_from_dict({"model": TINY_MODEL, "data": {"corpus": [str(text / "missing.txt")],
+                                                                     "seq_len": 32}}, name="bad")
+    with pytest.raises(ValueError, match=r"missing.txt: no such file or directory"):
+        training.pretrain(recipe, output_dir=tmp_path, run_name="run", cache_dir=tmp_path / "cache", verbose=0)
+    assert not (tmp_path / "run").exists()  # fixing the path and rerunning is not "another recipe"

@@ -176,8 +176,8 @@ def build_vocab(lines, vocab_size=30522, lower_case=True, strip_accents=None, mi
     if tokens[: len(BERT_RESERVED)] != list(BERT_RESERVED):
         raise RuntimeError("the trainer did not keep the reserved tokens at BERT's ids")
     # The trainer orders tokens of equal frequency by hash-map order, which changes from run to
-    # run. WordPiece only needs the set, so a fixed order (words, then ## pieces, each sorted)
-    # makes the vocabulary, and every shard built with it, a function of the text alone.
+    # run (and so can the choice between merges of equal count). WordPiece only needs the set,
+    # so the learned tokens are sorted (words, then ## pieces): one set, one vocab.txt.
     learned = sorted(tokens[len(BERT_RESERVED):], key=lambda t: (t.startswith("##"), t))
     tokens = list(BERT_RESERVED) + learned
     if len(tokens) < vocab_size:
