@@ -1,6 +1,5 @@
 """The tf.data reader: values, determinism, data position, per-worker files, damaged shards."""
 
-import os
 import shutil
 
 import numpy as np
@@ -61,10 +60,8 @@ def test_workers_read_disjoint_files(shards):
         dataset = pretraining_dataset(shards, 1, shuffle=False, repeat=False, num_shards=2, shard_index=index)
         halves.append({tuple(b["token_ids"][0]) for b in batches(dataset, -1)})
     assert not halves[0] & halves[1] and halves[0] | halves[1] == records
-    n_files = len(os.listdir(shards))
     with pytest.raises(ValueError, match=r"cannot feed 1000 input pipelines"):
         pretraining_dataset(shards, 1, num_shards=1000)
-    assert n_files  # the directory is untouched
 
 
 def test_a_sequence_length_mismatch_names_the_shard(shards):
