@@ -1,6 +1,6 @@
 """electra_keras: ELECTRA pretraining and fine-tuning for Keras 3 (TensorFlow, JAX, PyTorch)."""
 
-from electra_keras import data, layers, objectives, optimizers
+from electra_keras import convert, data, layers, objectives, optimizers
 from electra_keras.config import ElectraConfig
 from electra_keras.models import ElectraBackbone, ElectraPretrainer
 
@@ -10,6 +10,7 @@ __all__ = [
     "ElectraConfig",
     "ElectraBackbone",
     "ElectraPretrainer",
+    "convert",
     "data",
     "layers",
     "objectives",

@@ -4,6 +4,7 @@
     electra-keras build-vocab TEXT... --output DIR      learn a WordPiece vocabulary
     electra-keras build-data TEXT... --vocab V --output DIR   packed TFRecord shards
     electra-keras pretrain [--recipe R] [--set k=v]     pretrain, save the discriminator
+    electra-keras convert SOURCE OUTPUT [--to FORMAT]   TF1 / Hugging Face / keras-hub checkpoints
 
 `pretrain` with no arguments runs the default recipe (the tiny model on the default corpus).
 """
@@ -96,6 +97,21 @@ def build_parser():
     pre.add_argument("--overwrite", action="store_true", help="start the named run again from scratch")
     pre.add_argument("--cache-dir", default=None, help="where prepared corpora go (default ~/.cache/electra_keras)")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    conv = commands.add_parser("convert", help="convert checkpoints: TF1 releases, Hugging Face, keras-hub, ours")
+    conv.add_argument("source", help="a checkpoint in any supported format (detected)")
+    conv.add_argument("output", help="the directory to write (must not exist, or be empty)")
+    conv.add_argument("--to", default="electra_keras", choices=("electra_keras", "hf", "keras_hub", "tf1"),
+                      help="output format (default: electra_keras, the .keras files pretrain writes)")
+    conv.add_argument("--from", dest="source_format", choices=("electra_keras", "hf", "keras_hub", "tf1"),
+                      help="source format (default: detected)")
+    conv.add_argument("--vocab", help="vocab.txt for a TF1 checkpoint (default: the one beside it)")
+    conv.add_argument("--no-lower-case", dest="lower_case", action="store_const", const=False, default=None,
+                      help="a cased vocabulary (TF1 checkpoints are taken as uncased otherwise)")
+    conv.add_argument("--num-heads", type=_positive_int, help="TF1: attention heads, when not hidden // 64")
+    conv.add_argument("--generator", help="Hugging Face: a generator directory to pair with the discriminator "
+                                          "(default: SOURCE/generator when present)")
+    conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
     return parser
 
 
@@ -179,13 +195,34 @@ def run_pretrain(args):
     return 0
 
 
+def run_convert(args):
+    from electra_keras import convert
+
+    converted = convert.convert(
+        args.source, args.output, to=args.to, source_format=args.source_format, overwrite=args.overwrite,
+        vocab=args.vocab, lower_case=args.lower_case, num_heads=args.num_heads, generator=args.generator,
+    )
+    config = converted.config
+    model = {"pretrainer": "ElectraPretrainer (generator + discriminator)", "generator": "MLM generator",
+             "discriminator": "discriminator", "backbone": "backbone"}[converted.kind]
+    print(f"convert: {model}: {config.num_layers} layers, hidden {config.hidden_dim}, {config.num_heads} heads, "
+          f"embeddings {config.embedding_dim}, vocab {config.vocabulary_size:,} -> {args.output}/ ({args.to})")
+    if args.to == "hf":
+        written = "ElectraForMaskedLM" if converted.kind == "generator" else (
+            "ElectraModel" if converted.kind == "backbone" else "ElectraForPreTraining")
+        extra = f" and {args.output}/generator/ (ElectraForMaskedLM)" if converted.kind == "pretrainer" else ""
+        print(f"convert: transformers.{written}.from_pretrained({args.output!r}) loads it{extra}")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     commands = {"info": run_info, "build-vocab": run_build_vocab, "build-data": run_build_data,
-                "pretrain": run_pretrain}
+                "pretrain": run_pretrain, "convert": run_convert}
     try:
         return commands[args.command](args)
-    except (ValueError, FloatingPointError) as error:  # bad input: the message names the culprit
+    except (ValueError, FloatingPointError, FileNotFoundError, FileExistsError) as error:
+        # bad input: the message names the culprit
         print(f"electra-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ import time
 import keras
 import numpy as np
 
+from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
 from electra_keras.data.build import build_pretraining_data, format_summary
 from electra_keras.data.pretraining import list_shards, pretraining_dataset, read_data_info, verify_shards
@@ -340,7 +341,7 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
         model.fit(dataset, epochs=train.steps // train.log_every, initial_epoch=step // train.log_every,
                   steps_per_epoch=train.log_every, callbacks=[monitor, *callbacks], shuffle=False,
                   verbose=_fit_verbosity(verbose))
-    _save_final(model, run_dir)
+    save_models(model, run_dir)
     plot_metrics(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training.png"))
     last = read_metrics(os.path.join(run_dir, "metrics.csv"))
     if last:
@@ -378,16 +379,6 @@ def _check_run_dir(run_dir, recipe, overwrite):
                     )
     elif overwrite and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
-
-
-def _save_final(model, run_dir):
-    """Each .keras file is written under a temporary name and renamed when whole."""
-    parts = {"pretrainer": model, "discriminator": model.discriminator, "backbone": model.backbone}
-    for name, part in parts.items():
-        if part is not None:
-            path = os.path.join(run_dir, f"{name}.keras")
-            part.save(f"{path}.partial.keras")
-            os.replace(f"{path}.partial.keras", path)
 
 
 __all__ = ["pretrain", "prepare_data", "save_checkpoint", "restore_checkpoint", "latest_checkpoint",

@@ -89,15 +89,8 @@ class ElectraPretrainer(keras.Model):
         )
         self.mlm_head.build((None, None, self.generator_backbone.hidden_dim))
         if electra:
-            self.discriminator_head = ElectraDiscriminatorHead(
-                cfg.hidden_dim, cfg.initializer_range, dtype=dtype, name="discriminator_head"
-            )
-            inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
-            self.discriminator = keras.Model(
-                inputs,
-                self.discriminator_head(self.discriminator_backbone(inputs)),
-                name="discriminator",
-            )
+            self.discriminator = build_discriminator(self.discriminator_backbone, dtype=dtype)
+            self.discriminator_head = self.discriminator.get_layer("discriminator_head")
         self.seed_generator = keras.random.SeedGenerator(seed, name="masking_seed")
 
         # === Metrics (the original's `metric_fn`) ===
@@ -230,3 +223,16 @@ class ElectraPretrainer(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(ElectraConfig.from_dict(config.pop("config")), **config)
+
+
+def build_discriminator(backbone, dtype=None):
+    """The discriminator as a standalone model: `backbone` -> RTD head, one logit per token.
+
+    This is the model that fine-tuning and export start from (`discriminator.keras` of a run).
+    Inputs are the backbone's; the output is (batch, seq) float32 logits.
+    """
+    head = ElectraDiscriminatorHead(
+        backbone.hidden_dim, backbone.initializer_range, dtype=dtype, name="discriminator_head"
+    )
+    inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
+    return keras.Model(inputs, head(backbone(inputs)), name="discriminator")
