@@ -432,3 +432,20 @@ def test_cli_convert(tmp_path, pretrainer, capsys):
         assert_close(x, pretrainer.model.discriminator(x), disc(**torch_inputs(x)).logits.numpy())
     assert main(["convert", str(tmp_path / "nothing"), str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_vocabulary_is_found_in_tokenizer_json_or_required(tmp_path, tokenizer):
+    base = spread(transformers.ElectraModel(hf_config(32, 1, 2, 16)), 0)
+    base.save_pretrained(tmp_path / "bare")
+    with pytest.raises(FileNotFoundError, match="has no vocab.txt or tokenizer.json"):
+        convert.load(str(tmp_path / "bare"))
+    # Hugging Face's fast tokenizer, saved as tokenizer.json only
+    tokenizer.save(tmp_path / "vocab")
+    fast = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "vocab"))
+    fast.save_pretrained(tmp_path / "bare")
+    if (tmp_path / "bare" / "vocab.txt").exists():
+        (tmp_path / "bare" / "vocab.txt").unlink()
+    converted = convert.load(str(tmp_path / "bare"))
+    assert converted.tokenizer.tokens == TOKENS and converted.tokenizer.lower_case
+    text = "The old dogs sat by the river"
+    assert converted.tokenizer.encode(text) == tokenizer.encode(text)

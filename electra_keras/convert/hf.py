@@ -181,6 +181,9 @@ def load_hf(path, generator=None, vocab=None, lower_case=None):
     if generator is None and kind == "discriminator" and is_hf_directory(os.path.join(path, GENERATOR_DIR)):
         generator = os.path.join(path, GENERATOR_DIR)
     tokenizer = find_tokenizer(path, vocab, lower_case)
+    if tokenizer is None:
+        raise FileNotFoundError(f"{path} has no vocab.txt or tokenizer.json: pass the model's vocabulary "
+                                f"(vocab=..., --vocab); it travels with the converted model")
     sources = {"discriminator": tensors}
     if generator is not None:
         if kind != "discriminator":
