@@ -449,3 +449,18 @@ def test_the_vocabulary_is_found_in_tokenizer_json_or_required(tmp_path, tokeniz
     assert converted.tokenizer.tokens == TOKENS and converted.tokenizer.lower_case
     text = "The old dogs sat by the river"
     assert converted.tokenizer.encode(text) == tokenizer.encode(text)
+
+
+def test_pytorch_model_bin_is_read_with_weights_only(tmp_path, tokenizer):
+    x, tx = inputs(), torch_inputs(inputs())
+    disc = spread(transformers.ElectraForPreTraining(hf_config(32, 2, 2, 16)), 4)
+    path = save_hf(disc, tmp_path / "bin", tokenizer)
+    os.remove(os.path.join(path, "model.safetensors"))
+    torch.save(disc.state_dict(), os.path.join(path, "pytorch_model.bin"))  # the older format
+    converted = convert.load(path)
+    with torch.no_grad():
+        assert_close(x, converted.model(x), disc(**tx).logits.numpy())
+    with open(os.path.join(path, "pytorch_model.bin"), "wb") as f:
+        f.write(b"not a zip")
+    with pytest.raises(ValueError, match="not a PyTorch state dict that loads with weights_only=True"):
+        convert.load(path)
