@@ -5,6 +5,7 @@
     electra-keras build-data TEXT... --vocab V --output DIR   packed TFRecord shards
     electra-keras pretrain [--recipe R] [--set k=v]     pretrain, save the discriminator
     electra-keras convert SOURCE OUTPUT [--to FORMAT]   TF1 / Hugging Face / keras-hub checkpoints
+    electra-keras export --model DIR --format F         SavedModel, TFLite, ONNX for serving
 
 `pretrain` with no arguments runs the default recipe (the tiny model on the default corpus).
 """
@@ -112,6 +113,14 @@ def build_parser():
     conv.add_argument("--generator", help="Hugging Face: a generator directory to pair with the discriminator "
                                           "(default: SOURCE/generator when present)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+
+    exp = commands.add_parser("export", help="export a discriminator: SavedModel, TFLite, ONNX, keras-hub, hf")
+    exp.add_argument("--model", required=True, help="a model directory (saved_models/<run>)")
+    exp.add_argument("--format", required=True, choices=("saved_model", "tflite", "onnx", "keras_hub", "hf"))
+    exp.add_argument("--quantize", default="none", choices=("none", "float16", "int8"), help="TFLite only")
+    exp.add_argument("--seq-len", type=_positive_int, default=None,
+                     help="TFLite's static length and the text signatures' padding (default: the model's)")
+    exp.add_argument("--output-dir", default=None, help="default: MODEL/export")
     return parser
 
 
@@ -215,10 +224,19 @@ def run_convert(args):
     return 0
 
 
+def run_export(args):
+    from electra_keras.export import export
+
+    path = export(args.model, args.format, args.output_dir, args.quantize, args.seq_len)
+    print(f"export: {args.format} -> {path} (see MANIFEST.json beside it)")
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     commands = {"info": run_info, "build-vocab": run_build_vocab, "build-data": run_build_data,
-                "pretrain": run_pretrain, "convert": run_convert}
+                "pretrain": run_pretrain, "convert": run_convert,
+                "export": run_export}
     try:
         return commands[args.command](args)
     except (ValueError, FloatingPointError, FileNotFoundError, FileExistsError) as error:
