@@ -177,8 +177,6 @@ def save_tflite(serving, path, seq_len, quantize="none"):
 
 def save_onnx(serving, path):
     """An ONNX model (dynamic batch and sequence) via Keras's exporter (tf2onnx)."""
-    import keras
-
     with _erf_gelu(serving):  # tf2onnx has no Erfc, which tf.nn.gelu uses; erf is the same function
         _replace(path, lambda tmp: serving.export(tmp, format="onnx", input_signature=_ids_signature(),
                                                   verbose=False))
