@@ -5,7 +5,7 @@ import json
 import os
 
 from electra_keras.config import ElectraConfig
-from electra_keras.data.tokenizer import SETTINGS_FILE, VOCAB_FILE, WordPieceTokenizer
+from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
 
 KINDS = ("pretrainer", "discriminator", "generator", "backbone")
 
@@ -105,9 +105,4 @@ def _from_directory(directory):
     return WordPieceTokenizer(tokens, lower_case=lower_case, strip_accents=normalizer.get("strip_accents"))
 
 
-def write_tokenizer(tokenizer, directory):
-    if tokenizer is not None:
-        tokenizer.save(directory)
-
-
-__all__ = ["Converted", "build_model", "find_tokenizer", "kind_of", "token_settings", "SETTINGS_FILE"]
+__all__ = ["Converted", "build_model", "find_tokenizer", "kind_of", "token_settings"]
