@@ -464,3 +464,11 @@ def test_pytorch_model_bin_is_read_with_weights_only(tmp_path, tokenizer):
         f.write(b"not a zip")
     with pytest.raises(ValueError, match="not a PyTorch state dict that loads with weights_only=True"):
         convert.load(path)
+
+
+def test_a_generator_off_the_size_rule_is_named(tmp_path, tokenizer):
+    disc = spread(transformers.ElectraForPreTraining(hf_config(128, 1, 2, 32)), 0)
+    gen = spread(transformers.ElectraForMaskedLM(hf_config(64, 1, 2, 32)), 1)  # the rule gives 1 head at width 64
+    gen.electra.embeddings.load_state_dict(disc.electra.embeddings.state_dict())
+    with pytest.raises(ValueError, match=r"the generator has num_heads=2, but .* derives num_heads=1"):
+        convert.load(save_hf(disc, tmp_path / "disc", tokenizer), generator=save_hf(gen, tmp_path / "gen", tokenizer))

@@ -152,11 +152,11 @@ def _check_generator(config, generator, path):
         intermediate_dim=generator["intermediate_size"],
         embedding_dim=generator.get("embedding_size", generator["hidden_size"]),
     )
-    for field in ("vocab_size", "max_position_embeddings", "type_vocab_size"):
-        if generator.get(field) != getattr(config, {"vocab_size": "vocabulary_size",
-                                                    "max_position_embeddings": "max_sequence_length",
-                                                    "type_vocab_size": "num_segments"}[field]):
-            raise ValueError(f"{path}: the generator's {field} is {generator.get(field)}, the discriminator's differs")
+    shared = (("vocab_size", config.vocabulary_size), ("max_position_embeddings", config.max_sequence_length),
+              ("type_vocab_size", config.num_segments))
+    for field, value in shared:
+        if generator.get(field) != value:
+            raise ValueError(f"{path}: the generator's {field} is {generator.get(field)}, the discriminator's {value}")
     for field, value in actual.items():
         if derived[field] != value:
             raise ValueError(
