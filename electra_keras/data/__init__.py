@@ -3,6 +3,7 @@
 Data code never imports the models.
 """
 
+from electra_keras.data import squad, tasks
 from electra_keras.data.build import build_pretraining_data
 from electra_keras.data.packing import ExampleBuilder, pack_lines
 from electra_keras.data.pretraining import list_shards, pretraining_dataset, read_data_info, verify_shards
@@ -22,6 +23,8 @@ __all__ = [
     "pack_lines",
     "pretraining_dataset",
     "read_data_info",
+    "squad",
+    "tasks",
     "split_sentences",
     "verify_shards",
 ]

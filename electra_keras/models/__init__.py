@@ -1,6 +1,9 @@
-"""Models: the encoder and the pretraining model that wires generator and discriminator."""
+"""Models: the encoder, the pretraining model, and the fine-tuning heads."""
 
 from electra_keras.models.electra_backbone import ElectraBackbone
+from electra_keras.models.electra_classifier import ElectraClassifier
 from electra_keras.models.electra_pretrainer import ElectraPretrainer, build_discriminator
+from electra_keras.models.electra_span_extractor import ElectraSpanExtractor
 
-__all__ = ["ElectraBackbone", "ElectraPretrainer", "build_discriminator"]
+__all__ = ["ElectraBackbone", "ElectraClassifier", "ElectraPretrainer", "ElectraSpanExtractor",
+           "build_discriminator"]

@@ -1,0 +1,75 @@
+"""ElectraClassifier: a discriminator backbone with a sentence(-pair) classification head."""
+
+import keras
+
+from electra_keras.models.electra_pretrainer import INPUT_NAMES
+
+
+def sequence_output(backbone, inputs):
+    """The backbone's (batch, seq, hidden) states: ours returns them, keras-hub's a dict."""
+    outputs = backbone(inputs)
+    return outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraClassifier(keras.Model):
+    """Classification or regression on the [CLS] state, as the original's GLUE head.
+
+    backbone -> hidden state of [CLS] -> dropout -> one dense layer -> float32 logits
+    (batch, num_classes). ELECTRA has no pooler; the original classifies the [CLS] state with
+    dropout 0.1 and a single dense layer (google-research/electra, finetune/classification).
+    For regression (STS-B) use `num_classes=1`: the output is the predicted value.
+
+    Args:
+        backbone: our `ElectraBackbone` (pretrained, converted) or keras-hub's `ElectraBackbone`.
+        num_classes: number of classes; 1 for regression.
+        dropout: dropout on the [CLS] state while training.
+        seed: seed of the dropout's `SeedGenerator`.
+        dtype: dtype policy of the head; logits come out in float32.
+
+    Example:
+    >>> import numpy as np
+    >>> from electra_keras.models import ElectraBackbone
+    >>> backbone = ElectraBackbone(vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=16,
+    ...     intermediate_dim=32, max_sequence_length=16)
+    >>> clf = ElectraClassifier(backbone, num_classes=3)
+    >>> ids = np.ones((2, 8), "int32")
+    >>> clf.predict({"token_ids": ids, "segment_ids": 0 * ids, "padding_mask": ids}, verbose=0).shape
+    (2, 3)
+    """
+
+    def __init__(self, backbone, num_classes, dropout=0.1, seed=None, dtype=None, **kwargs):
+        if num_classes < 1:
+            raise ValueError(f"Expected num_classes >= 1 (1 for regression). Received: num_classes={num_classes}")
+        # === Layers ===
+        head_dropout = keras.layers.Dropout(dropout, seed=seed, dtype=dtype, name="classifier_dropout")
+        head = keras.layers.Dense(num_classes, dtype=dtype, name="classifier")
+        to_float32 = keras.layers.Activation("linear", dtype="float32", name="logits")
+
+        # === Functional model ===
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
+        cls_state = sequence_output(backbone, inputs)[:, 0, :]  # (batch, hidden)
+        logits = to_float32(head(head_dropout(cls_state)))  # (batch, num_classes)
+        super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.seed = seed
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
