@@ -5,6 +5,8 @@
     electra-keras build-data TEXT... --vocab V --output DIR   packed TFRecord shards
     electra-keras pretrain [--recipe R] [--set k=v]     pretrain, save the discriminator
     electra-keras convert SOURCE OUTPUT [--to FORMAT]   TF1 / Hugging Face / keras-hub checkpoints
+    electra-keras finetune --task T --model DIR         GLUE-style tasks, BoolQ, SQuAD, CSV/TSV/JSONL
+    electra-keras evaluate --model RUN [--split S]      score a fine-tuned run, write its predictions
     electra-keras export --model DIR --format F         SavedModel, TFLite, ONNX for serving
 
 `pretrain` with no arguments runs the default recipe (the tiny model on the default corpus).
@@ -113,6 +115,40 @@ def build_parser():
     conv.add_argument("--generator", help="Hugging Face: a generator directory to pair with the discriminator "
                                           "(default: SOURCE/generator when present)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+
+    fine = commands.add_parser("finetune", help="fine-tune a discriminator: GLUE, BoolQ, SQuAD, your CSV/TSV/JSONL")
+    fine.add_argument("--task", required=True,
+                      help="cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli, boolq, squad, squad2, or custom")
+    fine.add_argument("--model", required=True, help="a pretraining run (saved_models/<run>) or any checkpoint "
+                                                     "electra-keras convert reads")
+    fine.add_argument("--data-dir", help="the task's files as distributed (GLUE: train.tsv, dev.tsv, test.tsv; "
+                                         "BoolQ: train.jsonl, val.jsonl; SQuAD: train-v1.1.json, dev-v1.1.json)")
+    custom = fine.add_argument_group("custom tasks (--task custom): CSV, TSV or JSONL files with a header / fields")
+    custom.add_argument("--train", help="training file")
+    custom.add_argument("--dev", help="dev file (scored after every epoch)")
+    custom.add_argument("--test", help="unlabeled file to predict (electra-keras evaluate --split test)")
+    custom.add_argument("--text-columns", nargs="+", help="one column, or two for sentence pairs")
+    custom.add_argument("--label-column", default="label")
+    custom.add_argument("--regression", action="store_true", help="a numeric target instead of classes")
+    custom.add_argument("--labels", nargs="+", help="the class labels in order (default: sorted as found)")
+    hyper = fine.add_argument_group("hyperparameters (default: the original's for the task and model size)")
+    hyper.add_argument("--epochs", type=float)
+    hyper.add_argument("--learning-rate", type=float)
+    hyper.add_argument("--layer-decay", type=float, help="layer-wise rate decay; 1.0 turns it off")
+    hyper.add_argument("--batch-size", type=_positive_int)
+    hyper.add_argument("--max-seq-len", type=_positive_int)
+    hyper.add_argument("--seed", type=int)
+    hyper.add_argument("--dtype", choices=("float32", "mixed_bfloat16", "mixed_float16"))
+    hyper.add_argument("--max-train-examples", type=_positive_int, help="train on the first N examples")
+    fine.add_argument("--output-dir", default="saved_models")
+    fine.add_argument("--run-name", help="default: <model>-<task>-<time>")
+    fine.add_argument("--overwrite", action="store_true", help="replace an existing fine-tuned run of that name")
+    fine.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = commands.add_parser("evaluate", help="score a fine-tuned run on a split and write its predictions")
+    ev.add_argument("--model", required=True, help="a fine-tuned run directory (what finetune wrote)")
+    ev.add_argument("--data-dir", help="the task's files (default: where the custom task's files are)")
+    ev.add_argument("--split", default="dev", help="dev (default), test, dev_mismatched, ...")
 
     exp = commands.add_parser("export", help="export a discriminator: SavedModel, TFLite, ONNX, keras-hub, hf")
     exp.add_argument("--model", required=True, help="a model directory (saved_models/<run>)")
@@ -224,6 +260,38 @@ def run_convert(args):
     return 0
 
 
+def run_finetune(args):
+    from electra_keras.data import tasks
+    from electra_keras.finetuning import finetune, summary_line
+
+    task = args.task
+    if task.lower() == "custom":
+        if not (args.train and args.text_columns):
+            raise ValueError("--task custom needs --train FILE and --text-columns NAME [NAME] (and usually --dev)")
+        files = {split: path for split, path in (("train", args.train), ("dev", args.dev), ("test", args.test)) if path}
+        kind = tasks.REGRESSION if args.regression else tasks.CLASSIFICATION
+        task = tasks.custom_task(files, args.text_columns, args.label_column, kind=kind,
+                                 labels=tuple(args.labels) if args.labels else None)
+    elif not args.data_dir:
+        raise ValueError(f"--task {args.task} needs --data-dir: the directory with the task's files")
+    names = ("epochs", "learning_rate", "layer_decay", "batch_size", "max_seq_len", "seed", "dtype",
+             "max_train_examples")
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    run_dir, metrics = finetune(args.model, task, args.data_dir, output_dir=args.output_dir,
+                                run_name=args.run_name, overwrite=args.overwrite,
+                                verbose=0 if args.quiet else 1, **overrides)
+    if args.quiet:
+        print(summary_line(args.task, metrics, run_dir))
+    return 0
+
+
+def run_evaluate(args):
+    from electra_keras.finetuning import evaluate
+
+    evaluate(args.model, args.data_dir, args.split)
+    return 0
+
+
 def run_export(args):
     from electra_keras.export import export
 
@@ -235,8 +303,8 @@ def run_export(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     commands = {"info": run_info, "build-vocab": run_build_vocab, "build-data": run_build_data,
-                "pretrain": run_pretrain, "convert": run_convert,
-                "export": run_export}
+                "pretrain": run_pretrain, "convert": run_convert, "finetune": run_finetune,
+                "evaluate": run_evaluate, "export": run_export}
     try:
         return commands[args.command](args)
     except (ValueError, FloatingPointError, FileNotFoundError, FileExistsError) as error:

@@ -22,7 +22,6 @@ import math
 import os
 
 import keras
-import numpy as np
 
 from electra_keras import evaluation
 from electra_keras.data import squad, tasks
@@ -192,10 +191,11 @@ def _score_squad(v2, path, examples, features, outputs, settings):
 class DevEvaluation(keras.callbacks.Callback):
     """Scores the dev set after every epoch; keeps the rows for history.csv and the plot."""
 
-    def __init__(self, score, every_epoch=True):
+    def __init__(self, score, every_epoch=True, verbose=1):
         super().__init__()
         self.score = score
         self.every_epoch = every_epoch
+        self.verbose = verbose
         self.rows = []
 
     def on_epoch_end(self, epoch, logs=None):
@@ -204,7 +204,8 @@ class DevEvaluation(keras.callbacks.Callback):
             row.update(self.score())
         self.rows.append(row)
         shown = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch" and isinstance(v, float))
-        print(f"epoch {epoch + 1}: {shown}", flush=True)
+        if self.verbose:
+            print(f"epoch {epoch + 1}: {shown}", flush=True)
 
 
 def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=None, tokenizer=None,
@@ -281,7 +282,7 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
         f"with layer decay {settings.layer_decay}, {backbone.num_layers} layers, backend {keras.backend.backend()}")
 
     # --- training ---
-    dev_eval = DevEvaluation(score, eval_every_epoch)
+    dev_eval = DevEvaluation(score, eval_every_epoch, verbose)
     epochs = math.ceil(settings.epochs)
     task_model.fit(x_train, y_train, batch_size=settings.batch_size, epochs=epochs, shuffle=True, callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
 
@@ -301,7 +302,7 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     _write_json(os.path.join(run_dir, "metrics.json"), {"split": "dev", **metrics})
     _write_predictions(run_dir, task, task_model, "dev", dev_examples,
                        x_dev if not isinstance(task, str) else (dev_path, dev_features, x_dev), settings)
-    say(f"finetune {task_name}: dev {_format(metrics)}; saved to {run_dir}/")
+    say(summary_line(task_name, metrics, run_dir))
     return run_dir, metrics
 
 
@@ -382,6 +383,10 @@ def _write_predictions(run_dir, task, model, split, examples, data, settings):
 
 
 # ---- files -------------------------------------------------------------------------------------
+
+
+def summary_line(task_name, metrics, run_dir):
+    return f"finetune {task_name}: dev {_format(metrics)}; saved to {run_dir}/"
 
 
 def _format(metrics):

@@ -40,8 +40,9 @@ def run_steps(optimizer, variables, gradients):
     return {n: np_(v) for n, v in variables.items()}
 
 
-def numpy_adam_weight_decay(start, gradients, lr, wd, clipnorm, b1=0.9, b2=0.999, eps=1e-6):
-    """The original's AdamWeightDecayOptimizer.apply_gradients, after global-norm clipping."""
+def numpy_adam_weight_decay(start, gradients, lr, wd, clipnorm, b1=0.9, b2=0.999, eps=1e-6, rates=None):
+    """The original's AdamWeightDecayOptimizer.apply_gradients, after global-norm clipping;
+    `rates` are per-variable learning-rate factors (the original's layer-wise `learning_rate` dict)."""
     w = {n: v.astype("float64") for n, v in start.items()}
     m = {n: np.zeros_like(v) for n, v in w.items()}
     v2 = {n: np.zeros_like(v) for n, v in w.items()}
@@ -55,7 +56,7 @@ def numpy_adam_weight_decay(start, gradients, lr, wd, clipnorm, b1=0.9, b2=0.999
             update = m[n] / (np.sqrt(v2[n]) + eps)
             if n in ("kernel", "embeddings"):  # LayerNorm and biases are not decayed
                 update = update + wd * w[n]
-            w[n] = w[n] - lr * update
+            w[n] = w[n] - lr * (rates or {}).get(n, 1.0) * update
     return w
 
 
@@ -120,3 +121,57 @@ def test_layer_norms_and_biases_of_the_model_are_not_decayed():
     assert {p.rsplit("/", 1)[-1] for p in kept} == {"gamma", "beta", "bias", "output_bias"}
     assert {p.rsplit("/", 1)[-1] for p in decayed} == {"kernel", "embeddings"}
     assert "embeddings/token_embedding/embeddings" in decayed  # tables are decayed
+
+
+def test_learning_rate_multipliers_scale_update_and_decay():
+    variables = make_variables()
+    start = {n: np_(v).copy() for n, v in variables.items()}
+    rng = np.random.default_rng(2)
+    gradients = [{n: rng.normal(size=v.shape).astype("float32") for n, v in variables.items()} for _ in range(2)]
+    rates = {"kernel": 0.25, "embeddings": 0.5, "gamma": 0.0}  # gamma frozen; bias, beta at 1
+    optimizer = AdamWeightDecay(learning_rate=0.1, weight_decay=0.3,
+                                learning_rate_multipliers={variables[n].path: r for n, r in rates.items()})
+    got = run_steps(optimizer, variables, gradients)
+    expected = numpy_adam_weight_decay(start, gradients, lr=0.1, wd=0.3, clipnorm=1.0, rates=rates)
+    for n in got:
+        np.testing.assert_allclose(got[n], expected[n], rtol=1e-5, atol=1e-6, err_msg=n)
+    np.testing.assert_array_equal(got["gamma"], start["gamma"])
+    restored = AdamWeightDecay.from_config(optimizer.get_config())
+    assert restored.learning_rate_multipliers == optimizer.learning_rate_multipliers
+
+
+def test_multipliers_for_unknown_variables_are_an_error():
+    variables = make_variables()
+    optimizer = AdamWeightDecay(learning_rate_multipliers={"no/such/kernel": 0.5})
+    with pytest.raises(ValueError, match="no/such/kernel"):
+        optimizer.build(list(variables.values()))
+
+
+@pytest.mark.parametrize("off_by_one", [False, True])
+def test_layerwise_rates_are_decay_to_the_depth(off_by_one):
+    from conftest import tiny_config
+    from electra_keras import ElectraClassifier, ElectraPretrainer
+    from electra_keras.optimizers import finetuning_adamw, layerwise_learning_rate_multipliers
+
+    backbone = ElectraPretrainer(tiny_config(num_layers=2), seed=0).backbone
+    model = ElectraClassifier(backbone, num_classes=3)
+    rates = layerwise_learning_rate_multipliers(model, backbone, 0.8, original_off_by_one=off_by_one)
+    extra = 1 if off_by_one else 0
+    head = {v.path for v in model.trainable_variables} - {v.path for v in backbone.trainable_variables}
+    assert head and all(rates[p] == 1.0 for p in head)  # the task head at the full rate
+    for variable in backbone.trainable_variables:
+        path = variable.path
+        if path.startswith("transformer_layer_1/"):  # the top of 2 layers: depth 1
+            expected = 0.8 ** (1 + extra)
+        elif path.startswith("transformer_layer_0/"):
+            expected = 0.8 ** (2 + extra)
+        else:  # embeddings and their projection: below the bottom layer
+            assert path.startswith(("embeddings/", "embeddings_project/")), path
+            expected = 0.8 ** (3 + extra)
+        assert rates[path] == pytest.approx(expected), path
+    assert set(rates) == {v.path for v in model.trainable_variables}
+    optimizer = finetuning_adamw(model, backbone, learning_rate=1e-4, total_steps=100, layer_decay=0.8)
+    assert float(optimizer.learning_rate) == 0.0  # step 0 of a 10-step warmup
+    assert optimizer._learning_rate.warmup_steps == 10
+    with pytest.raises(ValueError, match="layer_decay"):
+        layerwise_learning_rate_multipliers(model, backbone, 1.5)
