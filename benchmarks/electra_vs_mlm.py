@@ -191,7 +191,19 @@ def summarize(results):
     return table
 
 
-def write_report(args, table, command, seconds):
+def pretraining_summary(args):
+    """The last logged metrics and the summed step time of each pretraining run."""
+    from electra_keras.training import read_metrics
+
+    summary = {}
+    for objective in ("electra", "mlm"):
+        rows = read_metrics(os.path.join(args.work, "pretraining", objective, "metrics.csv"))
+        if rows:
+            summary[objective] = {**rows[-1], "seconds": sum(r["seconds"] for r in rows)}
+    return summary
+
+
+def write_report(args, table, command, pretraining, finetuning_seconds):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,8 +219,15 @@ def write_report(args, table, command, seconds):
         lines.append(f"| {objective} | {step} | {row['flops'] / 1e15:.1f} | " + " | ".join(cells) + " |")
     lines.append("| majority class | | | " + " | ".join(f"{100 * TASKS[t][1]:.1f}" for t in TASKS) + " |")
     n = next(iter(table.values()))[next(iter(TASKS))][2]
-    md = "\n".join([f"`{command}` ({seconds / 60:.0f} min; mean ± standard deviation over {n} fine-tuning seeds)",
-                    "", *lines, ""])
+    pretraining_seconds = sum(p["seconds"] for p in pretraining.values())
+    notes = [f"- {o}: {p['step']} steps in {p['seconds'] / 60:.0f} min; at the end MLM loss {p['mlm_loss']:.2f}, "
+             f"MLM accuracy {p['mlm_accuracy']:.3f}" + (f", discriminator AUC {p['disc_auc']:.3f}, accuracy "
+                                                         f"{p['disc_accuracy']:.3f}" if "disc_auc" in p else "")
+             for o, p in pretraining.items()]
+    md = "\n".join([f"`{command}`: {(pretraining_seconds + finetuning_seconds) / 60:.0f} min of training and "
+                    f"evaluation (pretraining {pretraining_seconds / 60:.0f}, fine-tuning {finetuning_seconds / 60:.0f}); "
+                    f"dev accuracy, mean ± standard deviation over {n} fine-tuning seeds.",
+                    "", *lines, "", "Pretraining runs:", *notes, ""])
     with open(os.path.join(args.out, "electra_vs_mlm.md"), "w") as f:
         f.write(md)
     with open(os.path.join(args.out, "electra_vs_mlm.json"), "w") as f:
@@ -232,7 +251,6 @@ def write_report(args, table, command, seconds):
 
 def main():
     args = parse_args()
-    started = time.perf_counter()
     corpus = [os.path.abspath(os.path.join(args.data, c)) for c in CORPUS]
     missing = [c for c in corpus if not os.path.exists(c)]
     if missing:
@@ -243,7 +261,8 @@ def main():
     import keras
 
     command = f"KERAS_BACKEND={keras.backend.backend()} python benchmarks/electra_vs_mlm.py " + " ".join(sys.argv[1:])
-    write_report(args, summarize(results), command.strip(), time.perf_counter() - started)
+    write_report(args, summarize(results), command.strip(), pretraining_summary(args),
+                 sum(r["seconds"] for r in results))
 
 
 if __name__ == "__main__":
