@@ -145,16 +145,30 @@ def _squad_data(v2, path, tokenizer, settings, training, limit=None):
 # ---- models ------------------------------------------------------------------------------------
 
 
-def build_task_model(task, backbone, settings):
-    """The classifier (or regressor) or span extractor for `task`, compiled for training."""
+def with_dtype(backbone, dtype):
+    """`backbone` under another dtype policy (e.g. "mixed_bfloat16"): rebuilt, weights copied.
+
+    A loaded model keeps the policy it was saved with, so setting the global policy is not
+    enough to fine-tune it in mixed precision.
+    """
+    if {layer.dtype_policy.name for layer in backbone.layers if layer.weights} == {dtype}:
+        return backbone
+    clone = type(backbone).from_config({**backbone.get_config(), "dtype": dtype})
+    clone.set_weights(backbone.get_weights())
+    return clone
+
+
+def build_task_model(task, backbone, settings, dtype=None):
+    """The classifier (or regressor) or span extractor for `task`, and its loss (None: built in)."""
     from electra_keras.models import ElectraClassifier, ElectraSpanExtractor
 
     if isinstance(task, str):  # SQuAD
-        model = ElectraSpanExtractor(backbone, answerable=SQUAD_TASKS[task], name=f"{task}_span_extractor")
+        model = ElectraSpanExtractor(backbone, answerable=SQUAD_TASKS[task], dtype=dtype,
+                                     name=f"{task}_span_extractor")
         return model, None
     name = task.name.replace("-", "_")
     model = ElectraClassifier(backbone, task.num_labels, dropout=settings.dropout, seed=settings.seed,
-                              name=f"{name}_classifier")
+                              dtype=dtype, name=f"{name}_classifier")
     if task.kind == tasks.REGRESSION:
         return model, keras.losses.MeanSquaredError()
     return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -225,7 +239,6 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     task = _task(task)
     task_name = task if isinstance(task, str) else task.name
     settings = dataclasses.replace(settings or Settings(), **overrides)
-    keras.config.set_dtype_policy(settings.dtype)
     if isinstance(model, (str, os.PathLike)):
         source = os.path.abspath(model)
         backbone, tokenizer, config = load_backbone(model)
@@ -233,6 +246,7 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
         source, backbone, config = type(model).__name__, model, None
         if tokenizer is None:
             raise ValueError("finetune(backbone, ...) needs the tokenizer of its vocabulary: tokenizer=")
+    backbone = with_dtype(backbone, settings.dtype)
     settings = settings.resolve(task_name, backbone)
     say = print if verbose else (lambda *a, **k: None)
 
@@ -273,7 +287,7 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     from electra_keras.optimizers import finetuning_adamw
 
     keras.utils.set_random_seed(settings.seed)
-    task_model, loss = build_task_model(task, backbone, settings)
+    task_model, loss = build_task_model(task, backbone, settings, dtype=settings.dtype)
     optimizer = finetuning_adamw(task_model, backbone, settings.learning_rate, total_steps,
                                  settings.warmup_fraction, settings.layer_decay, settings.weight_decay)
     task_model.compile(optimizer=optimizer, loss=loss)

@@ -34,14 +34,16 @@ def np_(x):
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A discriminator of ours with weights ~N(0, 0.3), saved as a model directory."""
+    """A discriminator of ours with random weights at a trained model's scale, saved as a model
+    directory: kernels and tables ~N(0, 0.05), LayerNorm gains ~N(1, 0.1), biases ~N(0, 0.05)."""
     keras.utils.set_random_seed(3)
     config = ElectraConfig(vocabulary_size=len(TOKENS), embedding_dim=16, hidden_dim=32, num_layers=2,
                            num_heads=2, intermediate_dim=64, max_sequence_length=64, sequence_length=32)
     model = convert.build_model("discriminator", config)
     rng = np.random.default_rng(3)
     for v in model.trainable_variables:
-        v.assign(rng.normal(0, 0.3, tuple(v.shape)).astype("float32"))
+        mean = 1.0 if v.name == "gamma" else 0.0
+        v.assign(rng.normal(mean, 0.05, tuple(v.shape)).astype("float32"))
     # logits spread like a trained discriminator's (std 2 on a batch) and centred on it, so that
     # about half the tokens read as replaced and quantized decisions are tested where they can flip
     vocab_dir = tmp_path_factory.mktemp("vocab")
@@ -138,9 +140,7 @@ def test_tflite_float32_float16_int8(model_dir, reference):
         agreement = np.mean(real(batch, got > 0.5) == real(batch, expected > 0.5))
         print(f"tflite {quantize}: max abs diff {max_diff(batch, got, expected):.2e}, "
               f"replaced decision agreement {agreement:.2%}")
-        # float16 meets the 99% target; dynamic-range int8 does not yet on this model (86% measured;
-        # its probabilities differ by up to 0.22), so this guards the measured level only
-        assert agreement >= (0.99 if quantize == "float16" else 0.8)
+        assert agreement >= 0.99
     sizes = {q: os.path.getsize(os.path.join(model_dir, "export", f"discriminator_{q}.tflite"))
              for q in ("float32", "float16", "int8")}
     assert sizes["int8"] < sizes["float16"] < sizes["float32"]
@@ -186,3 +186,119 @@ def test_cli_export(model_dir, capsys):
     assert "discriminator.onnx" in capsys.readouterr().out
     assert main(["export", "--model", model_dir, "--format", "onnx", "--quantize", "int8"]) == 2
     assert "applies to TFLite only" in capsys.readouterr().err
+
+
+# ---- fine-tuned models ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    """A classifier fine-tuned on a toy SST-2 and a SQuAD 2.0 span extractor, as run directories."""
+    from test_finetuning import model_dir as pretrained, write_sst2, write_squad
+
+    from electra_keras.finetuning import finetune
+
+    tmp = tmp_path_factory.mktemp("finetuned")
+    write_sst2(str(tmp / "SST-2"))
+    classifier, _ = finetune(pretrained(tmp, "a"), "sst-2", str(tmp / "SST-2"), output_dir=str(tmp / "runs"),
+                             run_name="sst", verbose=0, epochs=3, batch_size=8, max_seq_len=16, learning_rate=1e-3)
+    (tmp / "squad").mkdir()
+    for name in ("train-v2.0.json", "dev-v2.0.json"):
+        write_squad(str(tmp / "squad" / name))
+    span, _ = finetune(pretrained(tmp, "b"), "squad2", str(tmp / "squad"), output_dir=str(tmp / "runs"),
+                       run_name="squad", verbose=0, epochs=2, batch_size=4, max_seq_len=24, doc_stride=8,
+                       max_query_len=8)
+    return classifier, span
+
+
+def sentences(n=40, seed=0):
+    from test_finetuning import WORDS as words
+
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(words, size=rng.integers(2, 12))) for _ in range(n)]
+
+
+def run_tflite_all(path, batch):
+    """Every output of a batch-1 TFLite model, one example at a time, stacked."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=path).get_signature_runner()
+    rows = [runner(**{k: v[i : i + 1] for k, v in batch.items()}) for i in range(len(batch["token_ids"]))]
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
+@tensorflow_only
+def test_classifier_exports(finetuned):
+    import onnxruntime
+    import tensorflow as tf
+
+    run = finetuned[0]
+    model = keras.saving.load_model(os.path.join(run, "finetuned.keras"))
+    tokenizer = StandaloneTokenizer.from_directory(run)
+    texts = sentences()
+    batch = tokenizer(texts, seq_len=16)
+    expected = np_(keras.ops.softmax(model(batch), axis=-1))  # (batch, 2)
+
+    loaded = tf.saved_model.load(export.export(run, "saved_model"))
+    served = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in batch.items()})
+    assert np.abs(served["probabilities"].numpy() - expected).max() < 1e-5
+    from_text = loaded.signatures["text"](text=tf.constant(texts))["probabilities"].numpy()
+    assert np.abs(from_text - expected).max() < 1e-5
+    session = onnxruntime.InferenceSession(export.export(run, "onnx"))
+    assert np.abs(session.run(["probabilities"], dict(batch))[0] - expected).max() < 1e-5
+    got = run_tflite_all(export.export(run, "tflite"), batch)["probabilities"]
+    assert np.abs(got - expected).max() < 1e-4
+    for quantize in ("float16", "int8"):
+        got = run_tflite_all(export.export(run, "tflite", quantize=quantize), batch)["probabilities"]
+        agreement = np.mean(got.argmax(-1) == expected.argmax(-1))
+        print(f"classifier tflite {quantize}: max abs diff {np.abs(got - expected).max():.2e}, "
+              f"argmax agreement {agreement:.2%}")
+        assert agreement >= 0.99
+    manifest = json.load(open(os.path.join(run, "export", "MANIFEST.json")))
+    assert manifest["onnx"]["labels"] == ["0", "1"] and manifest["onnx"]["model"] == "classifier"
+    assert set(manifest) == {"saved_model", "onnx", "tflite_float32", "tflite_float16", "tflite_int8"}
+
+
+@tensorflow_only
+def test_span_extractor_exports(finetuned):
+    import onnxruntime
+    import tensorflow as tf
+
+    run = finetuned[1]
+    model = keras.saving.load_model(os.path.join(run, "finetuned.keras"))
+    tokenizer = StandaloneTokenizer.from_directory(run)
+    questions = ["where is the " + w + " ?" for w in sentences(12, seed=1)]
+    contexts = sentences(12, seed=2)
+    batch = tokenizer(questions, contexts, seq_len=24)
+    expected = {k: np_(v) for k, v in model(batch).items()}
+
+    def check(got, atol):
+        assert set(got) == set(expected)
+        # the -1000 of masked tokens is kept exactly enough to compare at 1e-4 relative
+        np.testing.assert_allclose(got["start_logits"], expected["start_logits"], rtol=1e-5, atol=atol)
+        np.testing.assert_array_equal(got["start_top_index"][:, :3], expected["start_top_index"][:, :3])
+        for key in ("start_top_log_probs", "end_top_log_probs", "answerable_logit"):
+            np.testing.assert_allclose(got[key], expected[key], atol=atol, err_msg=key)
+
+    loaded = tf.saved_model.load(export.export(run, "saved_model"))
+    served = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in batch.items()})
+    check({k: v.numpy() for k, v in served.items()}, 1e-5)
+    pairs = loaded.signatures["text_pair"](first=tf.constant(questions), second=tf.constant(contexts))
+    check({k: v.numpy() for k, v in pairs.items()}, 1e-5)
+    session = onnxruntime.InferenceSession(export.export(run, "onnx"))
+    names = [o.name for o in session.get_outputs()]
+    check(dict(zip(names, session.run(names, dict(batch)))), 1e-5)
+    check(run_tflite_all(export.export(run, "tflite"), batch), 1e-4)
+    for quantize in ("float16", "int8"):
+        got = run_tflite_all(export.export(run, "tflite", quantize=quantize), batch)
+        agreement = np.mean(got["start_top_index"][:, 0] == expected["start_top_index"][:, 0])
+        diff = np.abs(got["start_top_log_probs"] - expected["start_top_log_probs"]).max()
+        print(f"span tflite {quantize}: best start agreement {agreement:.2%}, max start log-prob diff {diff:.2e}")
+        assert agreement >= 0.99
+    manifest = json.load(open(os.path.join(run, "export", "MANIFEST.json")))
+    assert "answerable_logit" in manifest["tflite_int8"]["outputs"]
+
+
+def test_fine_tuned_models_do_not_go_to_checkpoint_formats(finetuned):
+    with pytest.raises(ValueError, match="fine-tuned model"):
+        export.export(finetuned[0], "hf")

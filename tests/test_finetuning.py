@@ -305,3 +305,25 @@ def test_cli_finetune_custom_task_and_errors(tmp_path, capsys):
     assert "vocab" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(tmp_path)]) == 2
     assert "finetune.json" in capsys.readouterr().err
+
+
+def test_mixed_precision_fine_tuning_is_close_to_float32(tmp_path):
+    from electra_keras.finetuning import with_dtype
+
+    backbone = ElectraPretrainer(tiny_config(), seed=0).backbone
+    mixed = with_dtype(backbone, "mixed_bfloat16")
+    assert mixed is not backbone and mixed.transformer_layers[0].dtype_policy.name == "mixed_bfloat16"
+    assert with_dtype(mixed, "mixed_bfloat16") is mixed
+    assert with_dtype(backbone, "float32") is backbone
+    x = inputs()
+    reference = ElectraClassifier(backbone, num_classes=2)
+    model = ElectraClassifier(mixed, num_classes=2, dtype="mixed_bfloat16")
+    model.get_layer("classifier").set_weights(reference.get_layer("classifier").get_weights())
+    got = np_(model(x))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, np_(reference(x)), atol=0.05)  # bfloat16 has 8 bits of mantissa
+    path = str(tmp_path / "mixed.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert restored.get_layer("classifier").dtype_policy.name == "mixed_bfloat16"
+    np.testing.assert_allclose(np_(restored(x)), got, atol=1e-6)

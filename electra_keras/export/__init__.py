@@ -1,4 +1,5 @@
-"""Export a discriminator for serving: SavedModel (ids and raw text), TFLite/LiteRT and ONNX.
+"""Export a discriminator or a fine-tuned model for serving: SavedModel (ids and raw text),
+TFLite/LiteRT and ONNX.
 
     electra-keras export --model saved_models/<run> --format saved_model|tflite|onnx|keras_hub|hf
 
@@ -6,8 +7,15 @@ Everything lands in `saved_models/<run>/export/` with vocab.txt, tokenizer_confi
 `electra_tokenizer.py` (tokenization with the standard library and NumPy, for the TFLite and
 ONNX models) and MANIFEST.json (inputs, outputs, sequence length, format versions).
 
-The served output is the discriminator's per-token probability that the token was replaced,
-`replaced_probability` (batch, seq) float32.
+What is served (float32 unless said):
+- a pretraining run or converted checkpoint (the discriminator): `replaced_probability`
+  (batch, seq), the probability that each token was replaced;
+- a fine-tuned classifier: `probabilities` (batch, classes), with the class labels in the
+  manifest; a regressor: `score` (batch,) on the label's scale (STS-B: 0 to 5);
+- a fine-tuned span extractor: `start_logits` (batch, seq), the beam of `start_top_index` /
+  `start_top_log_probs` (batch, K) and `end_top_index` / `end_top_log_probs` (batch, K, K),
+  and `answerable_logit` (batch,) for SQuAD 2.0: what `electra_keras.data.squad.postprocess`
+  turns into answer texts.
 
 SavedModel, TFLite and ONNX are TensorFlow-traced: the .keras file is loaded under the
 TensorFlow backend. Called from another backend, `export` runs itself in a child process with
@@ -28,7 +36,10 @@ INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
 def export(model_dir, fmt, output_dir=None, quantize="none", seq_len=None):
-    """Export the discriminator in `model_dir` (a run or converted-model directory); returns the path.
+    """Export the model in `model_dir`; returns the path written.
+
+    `model_dir` is a pretraining run or converted-model directory (its discriminator is
+    exported) or a fine-tuning run (its classifier or span extractor).
 
     quantize (TFLite only): "none" (float32), "float16" (weights), "int8" (dynamic range).
     seq_len: the static sequence length of the TFLite model and the text signatures' padding
@@ -44,6 +55,10 @@ def export(model_dir, fmt, output_dir=None, quantize="none", seq_len=None):
     if fmt in ("keras_hub", "hf"):
         from electra_keras import convert
 
+        if _is_finetuned(model_dir):
+            raise ValueError(f"{model_dir} is a fine-tuned model: --format {fmt} writes pretrained "
+                             f"discriminators only; use saved_model, tflite or onnx")
+
         return convert.save(convert.load(model_dir, "electra_keras"), os.path.join(output_dir, fmt), to=fmt,
                              overwrite=True)
 
@@ -51,22 +66,20 @@ def export(model_dir, fmt, output_dir=None, quantize="none", seq_len=None):
 
     if keras.backend.backend() != "tensorflow":
         return _export_in_tensorflow(model_dir, fmt, output_dir, quantize, seq_len)
-    from electra_keras.convert.native import load_model_directory
-
-    converted = load_model_directory(model_dir, part="discriminator")
-    seq_len = seq_len or converted.config.sequence_length
-    if not 2 < seq_len <= converted.config.max_sequence_length:
-        raise ValueError(f"seq_len={seq_len}: expected 3 to max_sequence_length={converted.config.max_sequence_length}")
+    served = load_served(model_dir)
+    seq_len = seq_len or served.seq_len
+    if not 2 < seq_len <= served.max_len:
+        raise ValueError(f"seq_len={seq_len}: expected 3 to the model's max_sequence_length={served.max_len}")
     os.makedirs(output_dir, exist_ok=True)
-    serving = serving_model(converted.model)
+    name = served.kind if served.kind == "discriminator" else "model"
     if fmt == "saved_model":
-        path = save_saved_model(serving, converted.tokenizer, os.path.join(output_dir, "saved_model"), seq_len)
+        path = save_saved_model(served.model, served.tokenizer, os.path.join(output_dir, "saved_model"), seq_len)
     elif fmt == "tflite":
-        path = save_tflite(serving, os.path.join(output_dir, f"discriminator_{_precision(quantize)}.tflite"),
+        path = save_tflite(served.model, os.path.join(output_dir, f"{name}_{_precision(quantize)}.tflite"),
                            seq_len, quantize)
     else:
-        path = save_onnx(serving, os.path.join(output_dir, "discriminator.onnx"))
-    _write_companions(output_dir, converted, fmt, path, seq_len, quantize)
+        path = save_onnx(served.model, os.path.join(output_dir, f"{name}.onnx"))
+    _write_companions(output_dir, served, fmt, path, seq_len, quantize)
     return path
 
 
@@ -87,13 +100,73 @@ def _export_in_tensorflow(model_dir, fmt, output_dir, quantize, seq_len):
 # ---- the served model ----------------------------------------------------------------------------
 
 
-def serving_model(discriminator):
-    """The discriminator with a sigmoid: inputs -> {"replaced_probability": (batch, seq)}."""
+class Served:
+    """A serving model (inputs -> dict of named outputs) and what the manifest says of it."""
+
+    def __init__(self, model, tokenizer, kind, seq_len, max_len, outputs, labels=None):
+        self.model, self.tokenizer, self.kind = model, tokenizer, kind
+        self.seq_len, self.max_len, self.outputs, self.labels = seq_len, max_len, outputs, labels
+
+
+def _is_finetuned(model_dir):
+    from electra_keras.finetuning import FINETUNED
+
+    return os.path.isfile(os.path.join(model_dir, FINETUNED))
+
+
+def load_served(model_dir):
+    """The serving model of a pretraining run / converted directory, or of a fine-tuning run."""
+    if not _is_finetuned(model_dir):
+        from electra_keras.convert.native import load_model_directory
+
+        converted = load_model_directory(model_dir, part="discriminator")
+        config = converted.config
+        return Served(serving_model(converted.model), converted.tokenizer, "discriminator",
+                      config.sequence_length, config.max_sequence_length,
+                      {OUTPUT_NAME: "float32 (batch, seq): probability that each token was replaced"})
+    import keras
+
+    from electra_keras.data.tokenizer import WordPieceTokenizer
+    from electra_keras.finetuning import FINETUNED, SETTINGS
+
+    with open(os.path.join(model_dir, SETTINGS)) as f:
+        record = json.load(f)
+    model = keras.saving.load_model(os.path.join(model_dir, FINETUNED))
+    tokenizer = WordPieceTokenizer.from_directory(model_dir)
+    seq_len = record["settings"]["max_seq_len"]
+    max_len = model.backbone.max_sequence_length
+    task = record["task"]
+    if "squad" in task:
+        outputs = {"start_logits": "float32 (batch, seq)",
+                   "start_top_index": "int32 (batch, K)", "start_top_log_probs": "float32 (batch, K)",
+                   "end_top_index": "int32 (batch, K, K): the best ends for each start",
+                   "end_top_log_probs": "float32 (batch, K, K)"}
+        if task["v2"]:
+            outputs["answerable_logit"] = "float32 (batch,): above -2.75 means no answer"
+        return Served(serving_model(model, "span"), tokenizer, "span", seq_len, max_len, outputs)
+    if task["kind"] == "regression":
+        return Served(serving_model(model, "regression", task["regression_scale"]), tokenizer, "regression",
+                      seq_len, max_len, {"score": f"float32 (batch,): the predicted {task['name']} value"})
+    labels = list(task["labels"])
+    return Served(serving_model(model, "classifier"), tokenizer, "classifier", seq_len, max_len,
+                  {"probabilities": f"float32 (batch, {len(labels)}): class probabilities, in the order of "
+                                    f"`labels`"}, labels)
+
+
+def serving_model(model, kind="discriminator", scale=1.0):
+    """`model` wrapped to serve named float outputs (probabilities rather than logits)."""
     import keras
 
     inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
-    probability = keras.ops.sigmoid(discriminator(inputs))
-    return keras.Model(inputs, {OUTPUT_NAME: probability}, name="electra_discriminator_serving")
+    if kind == "discriminator":
+        outputs = {OUTPUT_NAME: keras.ops.sigmoid(model(inputs))}
+    elif kind == "classifier":
+        outputs = {"probabilities": keras.ops.softmax(model(inputs), axis=-1)}
+    elif kind == "regression":
+        outputs = {"score": model(inputs)[:, 0] * scale}
+    else:  # span: the beam outputs, unchanged
+        outputs = dict(model(inputs))
+    return keras.Model(inputs, outputs, name=f"electra_{kind}_serving")
 
 
 def _ids_signature(seq_len=None, batch=None):
@@ -225,11 +298,11 @@ def _replace(path, write):
 # ---- what travels with the model -----------------------------------------------------------------
 
 
-def _write_companions(output_dir, converted, fmt, path, seq_len, quantize):
+def _write_companions(output_dir, served, fmt, path, seq_len, quantize):
     import keras
     import tensorflow as tf
 
-    converted.tokenizer.save(output_dir)
+    served.tokenizer.save(output_dir)
     shutil.copy(os.path.join(os.path.dirname(__file__), "electra_tokenizer.py"), output_dir)
     manifest_path = os.path.join(output_dir, "MANIFEST.json")
     manifest = {}
@@ -239,12 +312,15 @@ def _write_companions(output_dir, converted, fmt, path, seq_len, quantize):
     entry = {
         "path": os.path.relpath(path, output_dir),
         "inputs": {n: "int32 (batch, seq)" for n in INPUT_NAMES},
-        "outputs": {OUTPUT_NAME: "float32 (batch, seq): probability that each token was replaced"},
-        "sequence_length": seq_len if fmt == "tflite" else f"any up to {converted.config.max_sequence_length}",
+        "model": served.kind,
+        "outputs": served.outputs,
+        "sequence_length": seq_len if fmt == "tflite" else f"any up to {served.max_len}",
         "vocab": "vocab.txt",
-        "lower_case": converted.tokenizer.lower_case,
+        "lower_case": served.tokenizer.lower_case,
         "versions": {"keras": keras.__version__, "tensorflow": tf.__version__},
     }
+    if served.labels is not None:
+        entry["labels"] = served.labels
     if fmt == "saved_model":
         entry["signatures"] = {
             "serving_default": "token_ids, segment_ids, padding_mask",

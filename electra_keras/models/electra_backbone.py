@@ -130,6 +130,8 @@ class ElectraBackbone(keras.Model):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
+        # A functional model keeps no policy of its own; its layers' is the one to save.
+        self.layers_policy = transformer_layers[0].dtype_policy if transformer_layers else self.dtype_policy
 
     @property
     def token_embedding(self):
@@ -139,7 +141,7 @@ class ElectraBackbone(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "dtype": keras.dtype_policies.serialize(self.layers_policy),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,

@@ -41,27 +41,31 @@ class ElectraClassifier(keras.Model):
     def __init__(self, backbone, num_classes, dropout=0.1, seed=None, dtype=None, **kwargs):
         if num_classes < 1:
             raise ValueError(f"Expected num_classes >= 1 (1 for regression). Received: num_classes={num_classes}")
+        # A functional model keeps no policy of its own: the head's is remembered for get_config.
+        policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
         # === Layers ===
-        head_dropout = keras.layers.Dropout(dropout, seed=seed, dtype=dtype, name="classifier_dropout")
-        head = keras.layers.Dense(num_classes, dtype=dtype, name="classifier")
+        head_dropout = keras.layers.Dropout(dropout, seed=seed, dtype=policy, name="classifier_dropout")
+        head = keras.layers.Dense(num_classes, dtype=policy, name="classifier")
         to_float32 = keras.layers.Activation("linear", dtype="float32", name="logits")
 
         # === Functional model ===
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
         cls_state = sequence_output(backbone, inputs)[:, 0, :]  # (batch, hidden)
         logits = to_float32(head(head_dropout(cls_state)))  # (batch, num_classes)
-        super().__init__(inputs=inputs, outputs=logits, dtype=dtype, **kwargs)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         # === Config ===
         self.backbone = backbone
         self.num_classes = num_classes
         self.dropout = dropout
         self.seed = seed
+        self.head_policy = policy
 
     def get_config(self):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.head_policy),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "num_classes": self.num_classes,
             "dropout": self.dropout,
@@ -72,4 +76,6 @@ class ElectraClassifier(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)

@@ -27,7 +27,7 @@ class ElectraSpanExtractor(keras.Model):
     y = {"start_positions", "end_positions", "is_impossible"}.
 
     Inference (`predict` without `start_positions`) returns, in float32 / int32:
-    `start_top_log_probs` (batch, K), `start_top_index` (batch, K), `end_top_log_probs`
+    `start_logits` (batch, seq), `start_top_log_probs` (batch, K), `start_top_index` (batch, K), `end_top_log_probs`
     (batch, K, K), `end_top_index` (batch, K, K) and `answerable_logit` (batch,), the inputs
     of `electra_keras.data.squad.postprocess`.
 
@@ -82,7 +82,7 @@ class ElectraSpanExtractor(keras.Model):
         if len(start_states.shape) == 3:  # a beam of starts: (batch, K, 1, d) + (batch, 1, seq, d)
             from_token = ops.expand_dims(from_token, 1)
             answer_mask = ops.expand_dims(answer_mask, 1)
-        features = keras.activations.gelu(ops.expand_dims(from_start, -2) + from_token, approximate=False)
+        features = self.end_hidden.activation(ops.expand_dims(from_start, -2) + from_token)  # exact GELU
         logits = ops.cast(ops.squeeze(self.end_dense(features), -1), "float32")
         return logits - NEG * (1.0 - answer_mask)
 
@@ -95,11 +95,10 @@ class ElectraSpanExtractor(keras.Model):
         start_logits = ops.cast(ops.squeeze(self.start_dense(hidden), -1), "float32")
         start_logits = start_logits - NEG * (1.0 - answer_mask)  # (batch, seq)
 
-        outputs = {}
+        outputs = {"start_logits": start_logits}
         if "start_positions" in inputs:  # teacher forcing: the end given the gold start
             start = ops.expand_dims(ops.cast(inputs["start_positions"], "int32"), -1)  # (batch, 1)
             start_states = ops.take_along_axis(hidden, ops.expand_dims(start, -1), axis=1)[:, 0]
-            outputs["start_logits"] = start_logits
             outputs["end_logits"] = self._end_logits(start_states, hidden, answer_mask)  # (batch, seq)
         else:  # beam: the K best starts, and for each the K best ends
             k = self.beam_size
@@ -144,7 +143,7 @@ class ElectraSpanExtractor(keras.Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "beam_size": self.beam_size,
             "hidden_dim": self.hidden_dim,
@@ -156,6 +155,6 @@ class ElectraSpanExtractor(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if "dtype" in config and isinstance(config["dtype"], dict):
+        if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
