@@ -38,7 +38,12 @@ def parse_args():
                                                        "electra_vs_mlm"))
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--steps", type=int, default=6000, help="ELECTRA pretraining steps (batch 32 x 128)")
+    parser.add_argument("--pretrain-learning-rate", type=float, default=2e-3,
+                        help="peak pretraining rate of both objectives (the tiny recipe's 2e-3; the paper's Small: 5e-4)")
+    parser.add_argument("--name", default="electra_vs_mlm", help="stem of the result files")
     parser.add_argument("--snapshots", type=int, default=3, help="points along the budget to fine-tune")
+    parser.add_argument("--final-only", action="store_true",
+                        help="fine-tune only the end of each pretraining run (and the random encoder)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--learning-rate", type=float, default=3e-4, help="the paper's ELECTRA-Small rate")
@@ -49,14 +54,14 @@ def parse_args():
 # ---- pretraining -------------------------------------------------------------------------------
 
 
-def recipe(objective, steps, corpus):
+def recipe(objective, steps, corpus, learning_rate):
     from electra_keras.recipes import load_recipe
 
     return load_recipe("tiny", [
         f"model.objective={objective}",
         "data.corpus=[" + ", ".join(f'"{c}"' for c in corpus) + "]",
         f"train.steps={steps}", "train.log_every=50", f"train.checkpoint_every={steps}",
-        f"train.warmup_steps={steps // 10}",
+        f"train.warmup_steps={steps // 10}", f"train.learning_rate={learning_rate}",
     ])
 
 
@@ -104,7 +109,7 @@ def pretrain_both(args, corpus):
         if not done:
             print(f"== pretraining {objective}: {steps} steps ({per_step[objective] / 1e9:.1f} GFLOP each), "
                   f"snapshots at {marks}", flush=True)
-            pretrain(recipe(objective, steps, corpus), output_dir=os.path.dirname(run_dir),
+            pretrain(recipe(objective, steps, corpus, args.pretrain_learning_rate), output_dir=os.path.dirname(run_dir),
                      run_name=objective, callbacks=[Snapshots(run_dir, marks).callback], verbose=2)
         points += [(objective, m, m * per_step[objective], snapshot_dir(run_dir, m)) for m in marks]
     return points
@@ -228,9 +233,9 @@ def write_report(args, table, command, pretraining, finetuning_seconds):
                     f"evaluation (pretraining {pretraining_seconds / 60:.0f}, fine-tuning {finetuning_seconds / 60:.0f}); "
                     f"dev accuracy, mean ± standard deviation over {n} fine-tuning seeds.",
                     "", *lines, "", "Pretraining runs:", *notes, ""])
-    with open(os.path.join(args.out, "electra_vs_mlm.md"), "w") as f:
+    with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:
         f.write(md)
-    with open(os.path.join(args.out, "electra_vs_mlm.json"), "w") as f:
+    with open(os.path.join(args.out, f"{args.name}.json"), "w") as f:
         json.dump([{"objective": o, "step": s, **row} for (o, s), row in table.items()], f, indent=1)
 
     fig, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.8))
@@ -245,7 +250,7 @@ def write_report(args, table, command, pretraining, finetuning_seconds):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(os.path.join(args.out, "electra_vs_mlm.png"), dpi=90)
+    fig.savefig(os.path.join(args.out, f"{args.name}.png"), dpi=90)
     print(md)
 
 
@@ -256,6 +261,8 @@ def main():
     if missing:
         sys.exit(f"missing corpus files (see ../shared/data/README.md): {', '.join(missing)}")
     points = pretrain_both(args, corpus)
+    if args.final_only:
+        points = [max((p for p in points if p[0] == o), key=lambda p: p[1]) for o in ("electra", "mlm")]
     points = random_init(args, points) + points
     results = finetune_all(args, points)
     import keras

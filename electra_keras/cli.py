@@ -150,8 +150,8 @@ def build_parser():
     ev.add_argument("--data-dir", help="the task's files (default: where the custom task's files are)")
     ev.add_argument("--split", default="dev", help="dev (default), test, dev_mismatched, ...")
 
-    exp = commands.add_parser("export", help="export a discriminator: SavedModel, TFLite, ONNX, keras-hub, hf")
-    exp.add_argument("--model", required=True, help="a model directory (saved_models/<run>)")
+    exp = commands.add_parser("export", help="export a discriminator or fine-tuned model: SavedModel, TFLite, ONNX, keras-hub, hf")
+    exp.add_argument("--model", required=True, help="a model directory: a pretraining or fine-tuning run")
     exp.add_argument("--format", required=True, choices=("saved_model", "tflite", "onnx", "keras_hub", "hf"))
     exp.add_argument("--quantize", default="none", choices=("none", "float16", "int8"), help="TFLite only")
     exp.add_argument("--seq-len", type=_positive_int, default=None,
