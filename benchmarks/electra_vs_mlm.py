@@ -11,9 +11,9 @@ against pretraining compute.
 
     python benchmarks/electra_vs_mlm.py [--data ../shared/data] [--steps 6000] [--seeds 3]
 
-Everything is cached under --work (default ~/.cache/electra_keras/electra_vs_mlm): a rerun
+Everything is cached under --work (default ~/.cache/electra_keras/<--name>): a rerun
 resumes the pretraining runs and skips finished fine-tuning runs. Results go to
-benchmarks/results/electra_vs_mlm.{md,png,json}.
+benchmarks/results/<--name>.{md,png,json} (default name electra_vs_mlm).
 """
 
 import argparse
@@ -34,8 +34,7 @@ TASKS = {  # name: (max_seq_len, majority-class dev accuracy from ../shared/data
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
-    parser.add_argument("--work", default=os.path.join(os.path.expanduser("~"), ".cache", "electra_keras",
-                                                       "electra_vs_mlm"))
+    parser.add_argument("--work", default=None, help="default: ~/.cache/electra_keras/<name>")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--steps", type=int, default=6000, help="ELECTRA pretraining steps (batch 32 x 128)")
     parser.add_argument("--pretrain-learning-rate", type=float, default=2e-3,
@@ -216,12 +215,12 @@ def write_report(args, table, command, pretraining, finetuning_seconds):
 
     os.makedirs(args.out, exist_ok=True)
     lines = [
-        "| pretraining | steps | compute (PFLOP) | " + " | ".join(f"{t} dev acc" for t in TASKS) + " |",
+        "| pretraining | steps | compute (TFLOP) | " + " | ".join(f"{t} dev acc" for t in TASKS) + " |",
         "|---|---|---|" + "---|" * len(TASKS),
     ]
     for (objective, step), row in sorted(table.items(), key=lambda kv: (kv[1]["flops"], kv[0][0])):
         cells = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s, _ in (row[t] for t in TASKS)]
-        lines.append(f"| {objective} | {step} | {row['flops'] / 1e15:.1f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {objective} | {step} | {row['flops'] / 1e12:.0f} | " + " | ".join(cells) + " |")
     lines.append("| majority class | | | " + " | ".join(f"{100 * TASKS[t][1]:.1f}" for t in TASKS) + " |")
     n = next(iter(table.values()))[next(iter(TASKS))][2]
     pretraining_seconds = sum(p["seconds"] for p in pretraining.values())
@@ -242,11 +241,11 @@ def write_report(args, table, command, pretraining, finetuning_seconds):
     for ax, task in zip(axes, TASKS):
         for objective, color in (("electra", "tab:blue"), ("mlm", "tab:orange")):
             rows = sorted((row for (o, _), row in table.items() if o in (objective, "none")), key=lambda r: r["flops"])
-            ax.errorbar([r["flops"] / 1e15 for r in rows], [100 * r[task][0] for r in rows],
+            ax.errorbar([r["flops"] / 1e12 for r in rows], [100 * r[task][0] for r in rows],
                         yerr=[100 * r[task][1] for r in rows], marker="o", capsize=3, color=color,
                         label="ELECTRA" if objective == "electra" else "MLM baseline")
         ax.axhline(100 * TASKS[task][1], color="gray", linestyle="--", label="majority class")
-        ax.set(title=task, xlabel="pretraining compute (PFLOP)", ylabel="dev accuracy (%)")
+        ax.set(title=task, xlabel="pretraining compute (TFLOP)", ylabel="dev accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -256,6 +255,7 @@ def write_report(args, table, command, pretraining, finetuning_seconds):
 
 def main():
     args = parse_args()
+    args.work = args.work or os.path.join(os.path.expanduser("~"), ".cache", "electra_keras", args.name)
     corpus = [os.path.abspath(os.path.join(args.data, c)) for c in CORPUS]
     missing = [c for c in corpus if not os.path.exists(c)]
     if missing:
