@@ -147,7 +147,7 @@ def build_parser():
 
     ev = commands.add_parser("evaluate", help="score a fine-tuned run on a split and write its predictions")
     ev.add_argument("--model", required=True, help="a fine-tuned run directory (what finetune wrote)")
-    ev.add_argument("--data-dir", help="the task's files (default: where the custom task's files are)")
+    ev.add_argument("--data-dir", help="the task's files (default: those the run was fine-tuned on)")
     ev.add_argument("--split", default="dev", help="dev (default), test, dev_mismatched, ...")
 
     exp = commands.add_parser("export", help="export a discriminator or fine-tuned model: SavedModel, TFLite, ONNX, keras-hub, hf")

@@ -307,6 +307,7 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
         with open(os.path.join(run_dir, "config.json"), "w") as f:
             f.write(config.to_json())
     record = {"task": _task_to_json(task), "source": source, "settings": dataclasses.asdict(settings),
+              "data_dir": os.path.abspath(data_dir) if data_dir else None,
               "train_examples": num_train, "steps": total_steps, "backend": keras.backend.backend()}
     _write_json(os.path.join(run_dir, SETTINGS), record)
     task_model.save(os.path.join(run_dir, f"{FINETUNED}.partial.keras"))
@@ -337,6 +338,8 @@ class _StopAt(keras.callbacks.Callback):
 def evaluate(run_dir, data_dir=None, split="dev", verbose=1):
     """Score a fine-tuned run on `split` (when it has labels) and write its predictions.
 
+    `data_dir` defaults to the directory the run was fine-tuned on.
+
     Returns the metrics ({} for an unlabeled split such as GLUE's test sets). Metrics go to
     run_dir/predictions/<split>/metrics.json, predictions beside them in the submission format.
     """
@@ -347,6 +350,7 @@ def evaluate(run_dir, data_dir=None, split="dev", verbose=1):
         record = json.load(f)
     task = _task_from_json(record["task"])
     settings = Settings(**record["settings"])
+    data_dir = data_dir or record.get("data_dir")  # default: where the run was fine-tuned
     from electra_keras.data.tokenizer import WordPieceTokenizer
 
     tokenizer = WordPieceTokenizer.from_directory(run_dir)

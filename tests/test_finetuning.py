@@ -204,7 +204,7 @@ def test_finetune_and_evaluate_a_glue_task(tmp_path):
     labels = [label for _, label in rows["dev"]]
     assert metrics["accuracy"] == pytest.approx(evaluation.accuracy(labels, predicted))
     assert evaluate(run_dir, str(tmp_path / "SST-2"), "dev", verbose=0) == metrics
-    assert evaluate(run_dir, str(tmp_path / "SST-2"), "test", verbose=0) == {}  # no labels
+    assert evaluate(run_dir, split="test", verbose=0) == {}  # no labels; the data dir is remembered
     with open(os.path.join(run_dir, "predictions", "test", "SST-2.tsv")) as f:
         test_lines = f.read().splitlines()
     assert [line.split("\t")[0] for line in test_lines[1:]] == [str(i) for i in range(6)]
