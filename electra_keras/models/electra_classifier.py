@@ -11,6 +11,15 @@ def sequence_output(backbone, inputs):
     return outputs["sequence_output"] if isinstance(outputs, dict) else outputs
 
 
+def deserialize_task_config(config):
+    """A task model's config with its backbone and dtype policy turned back into objects."""
+    config = dict(config)
+    config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+    return config
+
+
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraClassifier(keras.Model):
     """Classification or regression on the [CLS] state, as the original's GLUE head.
@@ -74,8 +83,4 @@ class ElectraClassifier(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_task_config(config))

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from electra_keras.models.electra_classifier import sequence_output
+from electra_keras.models.electra_classifier import deserialize_task_config, sequence_output
 from electra_keras.models.electra_pretrainer import INPUT_NAMES
 
 NEG = 1000.0  # the original pushes tokens outside the context down by 1000 logits
@@ -153,8 +153,4 @@ class ElectraSpanExtractor(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_task_config(config))
