@@ -25,6 +25,7 @@ import keras
 
 from electra_keras import evaluation
 from electra_keras.data import squad, tasks
+from electra_keras.data.build import atomic_json
 
 FINETUNED = "finetuned.keras"
 SETTINGS = "finetune.json"
@@ -309,12 +310,12 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     record = {"task": _task_to_json(task), "source": source, "settings": dataclasses.asdict(settings),
               "data_dir": os.path.abspath(data_dir) if data_dir else None,
               "train_examples": num_train, "steps": total_steps, "backend": keras.backend.backend()}
-    _write_json(os.path.join(run_dir, SETTINGS), record)
+    atomic_json(record, os.path.join(run_dir, SETTINGS))
     task_model.save(os.path.join(run_dir, f"{FINETUNED}.partial.keras"))
     os.replace(os.path.join(run_dir, f"{FINETUNED}.partial.keras"), os.path.join(run_dir, FINETUNED))
     _write_history(run_dir, dev_eval.rows, task)
     metrics = {k: v for k, v in dev_eval.rows[-1].items() if k not in ("epoch", "train_loss")}
-    _write_json(os.path.join(run_dir, "metrics.json"), {"split": "dev", **metrics})
+    atomic_json({"split": "dev", **metrics}, os.path.join(run_dir, "metrics.json"))
     _write_predictions(run_dir, task, task_model, "dev", dev_examples,
                        x_dev if not isinstance(task, str) else (dev_path, dev_features, x_dev), settings)
     say(summary_line(task_name, metrics, run_dir))
@@ -396,7 +397,7 @@ def _write_predictions(run_dir, task, model, split, examples, data, settings):
         if all(e.label is not None for e in examples):
             metrics = _score_classification(task, tasks.label_ids(task, examples), predictions)
     if metrics:
-        _write_json(os.path.join(out, "metrics.json"), {"split": split, **metrics})
+        atomic_json({"split": split, **metrics}, os.path.join(out, "metrics.json"))
     return metrics
 
 
@@ -409,13 +410,6 @@ def summary_line(task_name, metrics, run_dir):
 
 def _format(metrics):
     return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-
-
-def _write_json(path, value):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _write_history(run_dir, rows, task):

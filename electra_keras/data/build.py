@@ -39,7 +39,8 @@ def shard_name(index):
     return f"{SHARD_PREFIX}-{index:05d}.tfrecord"
 
 
-def _atomic_json(obj, path):
+def atomic_json(obj, path):
+    """Write `obj` as JSON under a temporary name, then rename: readers never see half a file."""
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w") as f:
         json.dump(obj, f, indent=1)
@@ -132,7 +133,7 @@ def _build_shard(index, lines, read_stats, output_dir):
         file_bytes=os.path.getsize(tmp),
         seconds=time.perf_counter() - started,
     )
-    _atomic_json(record, f"{path}.stats.json")
+    atomic_json(record, f"{path}.stats.json")
     os.replace(tmp, path)  # the shard exists only once it is whole
     return index, record
 
@@ -169,7 +170,7 @@ def _check_settings(output_dir, settings):
                 f"use another output directory or delete this one"
             )
     else:
-        _atomic_json(settings, path)
+        atomic_json(settings, path)
 
 
 def _remove_partial_files(output_dir):
@@ -305,7 +306,7 @@ def build_pretraining_data(
         vocab=VOCAB_FILE,
         features=dict(input_ids="int64", input_mask="int64", segment_ids="int64"),
     )
-    _atomic_json(info, os.path.join(output_dir, INFO_FILE))
+    atomic_json(info, os.path.join(output_dir, INFO_FILE))
     if progress:
         print(f"build-data: {format_summary(summary)}", flush=True)
     return summary
