@@ -327,3 +327,37 @@ def test_mixed_precision_fine_tuning_is_close_to_float32(tmp_path):
     restored = keras.saving.load_model(path)
     assert restored.get_layer("classifier").dtype_policy.name == "mixed_bfloat16"
     np.testing.assert_allclose(np_(restored(x)), got, atol=1e-6)
+
+
+def test_heads_and_layerwise_rates_on_a_keras_hub_backbone():
+    import keras_hub
+
+    from electra_keras.optimizers import layerwise_learning_rate_multipliers
+
+    backbone = keras_hub.models.ElectraBackbone(vocab_size=160, num_layers=2, num_heads=2, hidden_dim=32,
+                                                intermediate_dim=64, embedding_dim=24, max_sequence_length=32)
+    model = ElectraClassifier(backbone, num_classes=2)
+    x = inputs()
+    dense = model.get_layer("classifier")
+    expected = np_(backbone(x)["sequence_output"])[:, 0] @ np_(dense.kernel) + np_(dense.bias)
+    np.testing.assert_allclose(np_(model(x)), expected, atol=1e-5)
+    rates = layerwise_learning_rate_multipliers(model, backbone, 0.5)
+    for variable in model.trainable_variables:
+        path = variable.path
+        if id(variable) not in {id(v) for v in backbone.trainable_variables}:
+            assert rates[path] == 1.0, path
+        elif "transformer_layer_1/" in path:
+            assert rates[path] == 0.5, path
+        elif "transformer_layer_0/" in path:
+            assert rates[path] == 0.25, path
+        else:  # embeddings, their LayerNorm and projection, and keras-hub's pooler
+            assert rates[path] == 0.125, path
+    spans = ElectraSpanExtractor(backbone, beam_size=2, hidden_dim=8)
+    assert np_(spans(x)["start_top_index"]).shape == (6, 2)
+    from electra_keras.optimizers import finetuning_adamw
+
+    model.compile(optimizer=finetuning_adamw(model, backbone, learning_rate=1e-2, total_steps=4),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = np_(dense.kernel).copy()
+    model.fit(x, np.array([0, 1, 0, 1, 0, 1]), batch_size=3, epochs=2, verbose=0)  # the unused pooler too
+    assert np.abs(np_(dense.kernel) - before).max() > 0
