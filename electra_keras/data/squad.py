@@ -27,6 +27,8 @@ import warnings
 import numpy as np
 
 from electra_keras.data.text import InputError
+# BERT's character classes, shared with the tokenizer shipped beside exported models.
+from electra_keras.export.electra_tokenizer import _is_cjk, _is_control, _is_punctuation
 
 # The original's defaults (configure_finetuning.py): window geometry, n-best and answer length.
 MAX_SEQ_LEN = 384
@@ -499,26 +501,6 @@ def write_predictions(path, predictions):
 
 # ---------------------------------------------------------------------------------------------
 # Projecting a normalized answer back onto the original text (BERT's get_final_text)
-
-
-def _is_control(char):
-    if char in "\t\n\r":
-        return False
-    return unicodedata.category(char).startswith("C")
-
-
-def _is_punctuation(char):
-    cp = ord(char)
-    # BERT counts all non-alphanumeric ASCII as punctuation ("$", "^", "`"), whatever Unicode says.
-    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
-        return True
-    return unicodedata.category(char).startswith("P")
-
-
-def _is_cjk(cp):
-    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-            or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
-            or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
 
 
 def basic_tokenize(text, lower_case=True):
