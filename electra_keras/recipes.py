@@ -47,10 +47,16 @@ class TrainRecipe:
     log_every: int = 25
     checkpoint_every: int = 100
     keep_checkpoints: int = 2
+    strategy: str = "auto"  # electra_keras.distribute: auto, none, mirrored, multi_worker, tpu, data_parallel, model_parallel
+    jit_compile: str = "auto"  # XLA: "auto" (Keras's choice per backend), "true" or "false"
+    steps_per_execution: int = 1  # training steps per call into the compiled function
 
 
 SECTIONS = {"data": DataRecipe, "train": TrainRecipe}
-CHOICES = {"encoding_errors": ("strict", "replace"), "dtype": ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")}
+CHOICES = {"encoding_errors": ("strict", "replace"),
+           "dtype": ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16"),
+           "strategy": ("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel", "model_parallel"),
+           "jit_compile": ("auto", "true", "false")}
 
 
 @dataclasses.dataclass
@@ -97,6 +103,8 @@ def _check_section(source, section, values, cls):
     result = {}
     for key, value in values.items():
         where = f"{source}: {section}.{key}"
+        if key == "jit_compile" and isinstance(value, bool):  # TOML true / false
+            value = str(value).lower()
         if key not in fields:
             raise ValueError(f"{where}: unknown key; expected one of {', '.join(fields)}")
         value = _coerce(where, value, fields[key].type)
@@ -111,7 +119,7 @@ def _check_section(source, section, values, cls):
 def _check_numbers(source, section, value):
     positive = {"data": ("vocab_size", "seq_len", "shard_size_mb", "shuffle_buffer"),
                 "train": ("steps", "batch_size", "learning_rate", "log_every", "checkpoint_every",
-                          "keep_checkpoints")}[section]
+                          "keep_checkpoints", "steps_per_execution")}[section]
     for key in positive:
         if getattr(value, key) <= 0:
             raise ValueError(f"{source}: {section}.{key} = {getattr(value, key)!r}: expected a positive value")
@@ -121,6 +129,9 @@ def _check_numbers(source, section, value):
             raise ValueError(f"{source}: train.warmup_steps and train.weight_decay must be >= 0")
         if t.steps % t.log_every:
             raise ValueError(f"{source}: train.log_every = {t.log_every} must divide train.steps = {t.steps}")
+        if t.log_every % t.steps_per_execution:
+            raise ValueError(f"{source}: train.steps_per_execution = {t.steps_per_execution} must divide "
+                             f"train.log_every = {t.log_every}")
         if t.checkpoint_every % t.log_every:
             raise ValueError(f"{source}: train.checkpoint_every = {t.checkpoint_every} must be a "
                              f"multiple of train.log_every = {t.log_every}")

@@ -319,7 +319,8 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     model = ElectraPretrainer(config, seed=train.seed)
     optimizer = electra_adamw(train.learning_rate, warmup_steps=train.warmup_steps,
                               total_steps=train.steps, weight_decay=train.weight_decay)
-    model.compile(optimizer=optimizer)
+    model.compile(optimizer=optimizer, steps_per_execution=train.steps_per_execution,
+                  jit_compile={"true": True, "false": False}.get(train.jit_compile, "auto"))
     checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
     torch_rng = None
     if checkpoint:
