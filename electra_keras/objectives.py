@@ -11,6 +11,8 @@ from typing import NamedTuple
 from keras import ops
 from keras import random
 
+from electra_keras.distribute import replica_rows
+
 
 class MaskedInputs(NamedTuple):
     """What `mask_tokens` returns."""
@@ -20,6 +22,11 @@ class MaskedInputs(NamedTuple):
     mask_ids: object  # (batch, num_predictions) int32 original ids; 0 in unused slots
     mask_weights: object  # (batch, num_predictions) float32; 1 for a used slot
     chosen: object  # (batch, seq) bool: position was chosen for prediction
+
+
+def _uniform(shape, seed):
+    """U[0, 1) of `shape`; under tf.distribute, this replica's rows of the global batch's draw."""
+    return replica_rows(lambda full: random.uniform(full, seed=seed), shape)
 
 
 def candidate_mask(token_ids, padding_mask, special_token_ids):
@@ -51,7 +58,7 @@ def choose_positions(candidates, counts, max_predictions, seed):
         positions: (batch, max_predictions) int32, 0 in unused slots.
         weights: (batch, max_predictions) bool, True for a used slot.
     """
-    scores = random.uniform(ops.shape(candidates), seed=seed)  # (batch, seq) in [0, 1)
+    scores = _uniform(ops.shape(candidates), seed)  # (batch, seq) in [0, 1)
     scores = ops.where(candidates, scores, -1.0)
     values, positions = ops.top_k(scores, k=max_predictions)  # (batch, preds)
     slots = ops.arange(max_predictions, dtype="int32")[None, :]
@@ -110,10 +117,11 @@ def mask_tokens(
     positions, weights = choose_positions(candidates, counts, max_predictions, seed)
     mask_ids = ops.where(weights, ops.take_along_axis(token_ids, positions, axis=1), 0)
 
-    draw = random.uniform(ops.shape(positions), seed=seed)  # (batch, preds)
+    draw = _uniform(ops.shape(positions), seed)  # (batch, preds)
     updates = ops.where(draw < mask_token_rate, mask_token_id, mask_ids)
     if random_token_rate > 0:
-        random_ids = random.randint(ops.shape(positions), 0, vocabulary_size, seed=seed)
+        random_ids = replica_rows(lambda shape: random.randint(shape, 0, vocabulary_size, seed=seed),
+                                  ops.shape(positions))
         use_random = ops.logical_and(
             draw >= mask_token_rate, draw < mask_token_rate + random_token_rate
         )
@@ -135,7 +143,7 @@ def gumbel_sample(logits, temperature=1.0, seed=None):
     (batch, preds, vocab) logits -> (batch, preds) int32 ids.
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
-    uniform = random.uniform(ops.shape(logits), seed=seed)
+    uniform = _uniform(ops.shape(logits), seed)
     gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
     return ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
 
@@ -170,10 +178,16 @@ def rtd_bce(logits, labels):
     return ops.relu(x) - x * z + ops.log1p(ops.exp(-ops.abs(x)))
 
 
-def weighted_mean(values, weights):
-    """sum(w * values) / (sum(w) + 1e-6): how the original averages both losses."""
+def weighted_mean(values, weights, total=None):
+    """sum(w * values) / (sum(w) + 1e-6): how the original averages both losses.
+
+    `total`, if given, maps the weight sum to the one to divide by (`distribute.global_sum`).
+    """
     weights = ops.cast(weights, "float32")
-    return ops.sum(weights * values) / (ops.sum(weights) + 1e-6)
+    denominator = ops.sum(weights)
+    if total is not None:
+        denominator = total(denominator)
+    return ops.sum(weights * values) / (denominator + 1e-6)
 
 
 def mlm_loss(logits, target_ids, weights):

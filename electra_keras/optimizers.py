@@ -9,6 +9,8 @@ import re
 import keras
 from keras import ops
 
+from electra_keras import distribute
+
 # Variables the original leaves undecayed ("LayerNorm", "layer_norm", "bias"), by Keras
 # variable name: LayerNorm's gamma/beta and every bias (including the MLM output_bias).
 NO_DECAY_NAMES = ("gamma", "beta", "bias")
@@ -82,6 +84,14 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
             raise ValueError(f"learning_rate_multipliers names variables the model does not train: "
                              f"{', '.join(sorted(unknown)[:5])}")
         self._multipliers = [float(self.learning_rate_multipliers.get(v.path, 1.0)) for v in var_list]
+
+    def _clip_gradients(self, grads):
+        # Under tf.distribute each replica holds its part of the gradient and Keras clips
+        # before summing them; the clip factor has to come from the summed gradient's norm.
+        scale = distribute.global_clip_scale(grads, self.global_clipnorm)
+        if scale is None:
+            return super()._clip_gradients(grads)
+        return [None if g is None else g * ops.cast(scale, g.dtype) for g in grads]
 
     def _apply_weight_decay(self, variables):
         # The base class would decay every variable at the global rate before `update_step`;

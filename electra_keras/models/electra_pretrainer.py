@@ -5,6 +5,7 @@ from keras import ops
 
 from electra_keras import objectives
 from electra_keras.config import ElectraConfig
+from electra_keras.distribute import global_sum
 from electra_keras.layers import ElectraDiscriminatorHead, ElectraMaskedLMHead
 from electra_keras.models.electra_backbone import ElectraBackbone
 
@@ -167,9 +168,12 @@ class ElectraPretrainer(keras.Model):
     def _named_losses(self, x, y_pred):
         # The per-slot and per-token terms come from call(), so compute_loss and
         # compute_metrics only average them (no second softmax over the vocabulary).
-        losses = {"mlm_loss": objectives.weighted_mean(y_pred["mlm_nll"], y_pred["mask_weights"])}
+        # Under tf.distribute each replica returns its share of the global batch's mean
+        # (`global_sum` is the identity elsewhere), so the summed gradients do not depend
+        # on the number of replicas.
+        losses = {"mlm_loss": objectives.weighted_mean(y_pred["mlm_nll"], y_pred["mask_weights"], global_sum)}
         if self.config.objective == "electra":
-            losses["disc_loss"] = objectives.weighted_mean(y_pred["disc_bce"], x["padding_mask"])
+            losses["disc_loss"] = objectives.weighted_mean(y_pred["disc_bce"], x["padding_mask"], global_sum)
         return losses
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -182,7 +186,7 @@ class ElectraPretrainer(keras.Model):
         return total
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        losses = self._named_losses(x, y_pred)
+        losses = {k: global_sum(v) for k, v in self._named_losses(x, y_pred).items()}  # global means
         mask_weights = y_pred["mask_weights"]
         mlm_predictions = ops.cast(ops.argmax(y_pred["mlm_logits"], axis=-1), "int32")
         self.mlm_loss_tracker.update_state(losses["mlm_loss"])
