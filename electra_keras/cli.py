@@ -13,6 +13,7 @@
 """
 
 import argparse
+import signal
 import sys
 
 
@@ -53,6 +54,7 @@ SHORTCUTS = {
     "seed": ("train.seed", int),
     "log_every": ("train.log_every", _positive_int),
     "checkpoint_every": ("train.checkpoint_every", _positive_int),
+    "strategy": ("train.strategy", str),  # checked against distribute.STRATEGIES by the recipe
 }
 
 
@@ -93,11 +95,13 @@ def build_parser():
     pre.add_argument("--shards", help="data.shards: a build-data directory")
     pre.add_argument("--vocab", help="data.vocab: a vocab.txt or a directory with one")
     for flag in ("seq_len", "steps", "batch_size", "learning_rate", "warmup_steps", "dtype", "seed",
-                 "log_every", "checkpoint_every"):
+                 "log_every", "checkpoint_every", "strategy"):
         pre.add_argument("--" + flag.replace("_", "-"), type=SHORTCUTS[flag][1], help=SHORTCUTS[flag][0])
     pre.add_argument("--output-dir", default="saved_models")
     pre.add_argument("--run-name", default=None, help="default: <recipe>-<time>; an existing run resumes")
     pre.add_argument("--overwrite", action="store_true", help="start the named run again from scratch")
+    pre.add_argument("--resume", action="store_true",
+                     help="continue the run named by --run-name, or the newest unfinished run of the recipe")
     pre.add_argument("--cache-dir", default=None, help="where prepared corpora go (default ~/.cache/electra_keras)")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -232,11 +236,15 @@ def recipe_from_args(args):
 
 
 def run_pretrain(args):
-    from electra_keras.training import pretrain
+    from electra_keras.training import Preempted, pretrain
 
     recipe = recipe_from_args(args)
-    pretrain(recipe, output_dir=args.output_dir, run_name=args.run_name, cache_dir=args.cache_dir,
-             overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    try:
+        pretrain(recipe, output_dir=args.output_dir, run_name=args.run_name, cache_dir=args.cache_dir,
+                 overwrite=args.overwrite, verbose=0 if args.quiet else 1, resume=args.resume)
+    except Preempted as stopped:
+        print(f"electra-keras pretrain: {stopped}", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0
 
 

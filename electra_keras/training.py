@@ -14,6 +14,15 @@ Resuming restores the weights, optimizer state, step and the random generators' 
 the data position: the input pipeline is deterministic for a seed, so the run continues with
 batch number `step` (`pretraining_dataset(skip_batches=step)`). A resumed run therefore ends
 with the weights of an uninterrupted one.
+
+Checkpoints are written every `train.checkpoint_every` steps and when the process gets SIGTERM
+(a preempted VM or a cluster scheduler): the step in progress finishes, a checkpoint of it is
+written, and `pretrain` raises `Preempted`. A loss that turns NaN or infinite stops the run
+with the step and the last good checkpoint named.
+
+With several replicas (`train.strategy`, see `electra_keras.distribute`) the model is built,
+compiled and trained inside the strategy's scope; only the chief process (worker 0) writes the
+run directory, and every worker resumes from it.
 """
 
 import csv
@@ -22,11 +31,14 @@ import hashlib
 import json
 import math
 import os
+import signal
+import threading
 import time
 
 import keras
 import numpy as np
 
+from electra_keras import distribute
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
 from electra_keras.data.build import build_pretraining_data, format_summary
@@ -54,12 +66,13 @@ def load_tokenizer(vocab, lower_case=True, strip_accents=True):
     return WordPieceTokenizer(vocab, lower_case=lower_case, strip_accents=strip_accents)
 
 
-def prepare_data(data, seed=0, cache_dir=None, verbose=True):
+def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
     """Shards and tokenizer for a recipe's [data] section; returns (shard_dir, tokenizer, info).
 
     With `data.shards`, that build-data directory is used as is. Otherwise the corpus is
     turned into shards once, under the cache directory, keyed by the corpus files (paths and
-    sizes) and every setting that changes the shards; a later run reuses them.
+    sizes) and every setting that changes the shards; a later run reuses them. `build=False`
+    (the other workers of a cluster) expects them built already.
     """
     if data.shards:
         info = read_data_info(data.shards)
@@ -83,6 +96,9 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True):
             print(f"data: {shard_dir} (built before): {format_summary(info['summary'])}")
         return shard_dir, WordPieceTokenizer.from_directory(shard_dir), info
 
+    if not build:
+        raise ValueError(f"{shard_dir}: the shards are not built; with several workers, build them first "
+                         f"(electra-keras build-data, then data.shards) or run the recipe once on one machine")
     read = dict(text_field=data.text_field, encoding_errors=data.encoding_errors)
     if data.vocab:
         tokenizer = load_tokenizer(data.vocab, data.lower_case, data.strip_accents)
@@ -173,32 +189,79 @@ def restore_checkpoint(path, model):
 # ---- monitoring --------------------------------------------------------------------------------
 
 
+class Preempted(Exception):
+    """The run got SIGTERM and stopped after writing a checkpoint; rerun it to resume."""
+
+
+class _Preemption:
+    """While active, SIGTERM sets `requested` instead of killing the process."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():  # signals reach the main thread only
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
 class RunMonitor(keras.callbacks.Callback):
     """After every interval of `log_every` steps (one Keras epoch): metrics to CSV and
-    TensorBoard, a NaN check, and every `checkpoint_every` steps a checkpoint and a new plot."""
+    TensorBoard, a NaN check, and every `checkpoint_every` steps a checkpoint and a new plot.
+    On a SIGTERM (`preemption.requested`) it checkpoints the step just finished and stops `fit`.
 
-    def __init__(self, run_dir, log_every, checkpoint_every, keep_checkpoints, torch_rng=None):
+    `step` is the optimizer step the run starts from; only a chief writes files."""
+
+    def __init__(self, run_dir, log_every, checkpoint_every, keep_checkpoints, step=0, total_steps=None,
+                 torch_rng=None, chief=True, preemption=None):
         super().__init__()
         self.torch_rng = torch_rng
         self.run_dir = run_dir
         self.log_every = log_every
         self.checkpoint_every = checkpoint_every
         self.keep = keep_checkpoints
+        self.step = step
+        self.total_steps = total_steps
+        self.chief = chief
+        self.preemption = preemption
+        self.preempted_at = None
         self.csv_path = os.path.join(run_dir, "metrics.csv")
         self._writer = None
         self._started = None
+        self._epoch_start = step
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.torch_rng is not None:  # the first step of a resumed run: after fit's own draws
             _torch_rng(self.torch_rng)
             self.torch_rng = None
 
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self._epoch_start + batch + 1  # `batch` is the last step of the execution
+        if self.preemption is not None and self.preemption.requested and self.preempted_at is None:
+            self.preempted_at = self.step
+            self._checkpoint(self.model)
+            self.model.stop_training = True
+
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
+        self._epoch_start = self.step
+
+    def _checkpoint(self, model):
+        if self.chief:
+            save_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR), model, self.step, self.keep)
+            plot_metrics(self.csv_path, os.path.join(self.run_dir, "training.png"))
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.model  # with JAX, this brings the in-flight state back to the variables
-        step = (epoch + 1) * self.log_every
+        step = self.step
         row = {"step": step, "seconds": time.perf_counter() - self._started}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         row["learning_rate"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
@@ -208,11 +271,13 @@ class RunMonitor(keras.callbacks.Callback):
                 f"the loss is {row['loss']} at step {step}; the last good checkpoint is step {last} "
                 f"in {self.run_dir}/{CHECKPOINT_DIR} (lower the learning rate and resume)"
             )
-        self._append_csv(row)
-        self._tensorboard(row, step)
-        if step % self.checkpoint_every == 0 or step == self.params.get("epochs", 0) * self.log_every:
-            save_checkpoint(os.path.join(self.run_dir, CHECKPOINT_DIR), model, step, self.keep)
-            plot_metrics(self.csv_path, os.path.join(self.run_dir, "training.png"))
+        if self.preempted_at is not None and step % self.log_every:
+            return  # a part of an interval: its checkpoint is written, its row is not
+        if self.chief:
+            self._append_csv(row)
+            self._tensorboard(row, step)
+        if (step % self.checkpoint_every == 0 or step == self.total_steps) and step != self.preempted_at:
+            self._checkpoint(model)
 
     def _append_csv(self, row):
         rows = read_metrics(self.csv_path)
@@ -286,41 +351,56 @@ def plot_metrics(csv_path, png_path):
 
 
 def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, overwrite=False,
-             verbose=1, callbacks=()):
+             verbose=1, callbacks=(), resume=False):
     """Run a recipe end to end (or resume it); returns the run directory.
 
     The run directory is ``output_dir/run_name``; if it holds a checkpoint of the same recipe
     the run resumes from it, a different recipe there is an error (or `overwrite=True`).
-    `callbacks` are extra Keras callbacks; one Keras epoch is `train.log_every` steps.
+    `resume=True` without a run name picks the newest unfinished run of this recipe in
+    `output_dir`. `callbacks` are extra Keras callbacks; one Keras epoch is `train.log_every`
+    steps. Raises `Preempted` after checkpointing when the process gets SIGTERM.
     """
     from electra_keras.models import ElectraPretrainer
     from electra_keras.optimizers import electra_adamw
 
     train, data = recipe.train, recipe.data
+    # First: a multi-worker strategy has to exist before TensorFlow runs anything.
+    dist = distribute.resolve(train.strategy)
+    if resume and not run_name:
+        run_name = _latest_unfinished_run(output_dir, recipe.name)
+    if not run_name and dist.num_workers > 1:
+        raise ValueError(f"strategy {dist.name!r} with {dist.num_workers} workers: give every worker "
+                         f"the same --run-name")
     run_name = run_name or f"{recipe.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     run_dir = os.path.join(output_dir, run_name)
-    _check_run_dir(run_dir, recipe, overwrite)
-    say = print if verbose else (lambda *a, **k: None)
+    if resume and latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))[0] is None:
+        raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
+    _check_run_dir(run_dir, recipe, overwrite and dist.is_chief)
+    say = print if verbose and dist.is_chief else (lambda *a, **k: None)
     say(f"run directory: {run_dir} (rerun with --run-name {run_name} to resume after a crash)")
 
-    shard_dir, tokenizer, info = prepare_data(data, seed=train.seed, cache_dir=cache_dir, verbose=bool(verbose))
+    shard_dir, tokenizer, info = prepare_data(data, seed=train.seed, cache_dir=cache_dir, verbose=bool(verbose),
+                                              build=dist.is_chief)
     files = list_shards(shard_dir)
     verify_shards(files, data.seq_len)
     ids = {k: v for k, v in tokenizer.special_ids.items() if k != "unk_token_id"}
     config = recipe.model_config(vocabulary_size=len(tokenizer), sequence_length=data.seq_len, **ids)
-    tokenizer.save(run_dir)  # the run directory is made once the data are ready
-    with open(os.path.join(run_dir, "recipe.json"), "w") as f:
-        json.dump(recipe.to_dict(), f, indent=1)
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        f.write(config.to_json())
+    dist.per_replica_batch(train.batch_size)  # a clear error before anything is written
+    if dist.is_chief:
+        tokenizer.save(run_dir)  # the run directory is made once the data are ready
+        with open(os.path.join(run_dir, "recipe.json"), "w") as f:
+            json.dump(recipe.to_dict(), f, indent=1)
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            f.write(config.to_json())
 
     keras.utils.set_random_seed(train.seed)
     keras.config.set_dtype_policy(train.dtype)
-    model = ElectraPretrainer(config, seed=train.seed)
-    optimizer = electra_adamw(train.learning_rate, warmup_steps=train.warmup_steps,
-                              total_steps=train.steps, weight_decay=train.weight_decay)
-    model.compile(optimizer=optimizer, steps_per_execution=train.steps_per_execution,
-                  jit_compile={"true": True, "false": False}.get(train.jit_compile, "auto"))
+    with dist.scope():
+        model = ElectraPretrainer(config, seed=train.seed)
+        optimizer = electra_adamw(train.learning_rate, warmup_steps=train.warmup_steps,
+                                  total_steps=train.steps, weight_decay=train.weight_decay)
+        model.compile(optimizer=optimizer, steps_per_execution=train.steps_per_execution,
+                      jit_compile={"true": True, "false": False}.get(train.jit_compile, "auto"))
     checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
     torch_rng = None
     if checkpoint:
@@ -329,19 +409,34 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     examples = info["summary"]["examples"] if info else None
     say(f"model: {config.num_layers} layers, hidden {config.hidden_dim}, vocab {config.vocabulary_size:,}; "
         f"{model.backbone.count_params():,} discriminator parameters; backend {keras.backend.backend()}, "
-        f"{train.dtype}")
+        f"{train.dtype}, strategy {dist.describe()}")
     if examples:
         say(f"training: {train.steps} steps of {train.batch_size} x {data.seq_len} = "
             f"{train.steps * train.batch_size / examples:.1f} epochs of {examples:,} examples", flush=True)
 
-    if step < train.steps:
-        dataset = pretraining_dataset(files, train.batch_size, data.seq_len, seed=train.seed,
-                                      shuffle_buffer=data.shuffle_buffer, skip_batches=step)
-        monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints,
-                             torch_rng=torch_rng)
-        model.fit(dataset, epochs=train.steps // train.log_every, initial_epoch=step // train.log_every,
-                  steps_per_epoch=train.log_every, callbacks=[monitor, *callbacks], shuffle=False,
-                  verbose=_fit_verbosity(verbose))
+    def batches(skip):
+        return dist.distribute_dataset(
+            lambda: pretraining_dataset(files, train.batch_size, data.seq_len, seed=train.seed,
+                                        shuffle_buffer=data.shuffle_buffer, skip_batches=skip),
+            train.batch_size)
+
+    monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints,
+                         step=step, total_steps=train.steps, torch_rng=torch_rng, chief=dist.is_chief,
+                         preemption=_Preemption())
+    fit = dict(callbacks=[monitor, *callbacks], shuffle=False, verbose=_fit_verbosity(verbose if dist.is_chief else 0))
+    with monitor.preemption, dist.scope():
+        if step < train.steps and step % train.log_every:  # stopped inside an interval: finish it
+            model.fit(batches(step), epochs=1, steps_per_epoch=train.log_every - step % train.log_every, **fit)
+            step = monitor.step
+        if step < train.steps and not monitor.preempted_at:
+            model.fit(batches(step), epochs=train.steps // train.log_every, initial_epoch=step // train.log_every,
+                      steps_per_epoch=train.log_every, **fit)
+    if monitor.preempted_at:
+        say(f"SIGTERM: stopped after step {monitor.preempted_at} and wrote its checkpoint to "
+            f"{run_dir}/{CHECKPOINT_DIR}; rerun the same command to resume")
+        raise Preempted(f"stopped by SIGTERM after step {monitor.preempted_at}; {run_dir} resumes from it")
+    if not dist.is_chief:
+        return run_dir
     save_models(model, run_dir)
     plot_metrics(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training.png"))
     last = read_metrics(os.path.join(run_dir, "metrics.csv"))
@@ -359,6 +454,20 @@ def _fit_verbosity(verbose):
     if not verbose:
         return 0
     return 1 if verbose == 1 and sys.stdout.isatty() else 2
+
+
+def _latest_unfinished_run(output_dir, recipe_name):
+    """The newest run directory of `recipe_name` under `output_dir` with a checkpoint and no
+    final model: what `--resume` without `--run-name` continues."""
+    candidates = []
+    for name in os.listdir(output_dir) if os.path.isdir(output_dir) else ():
+        run_dir = os.path.join(output_dir, name)
+        if name.startswith(f"{recipe_name}-") and os.path.exists(os.path.join(run_dir, CHECKPOINT_DIR, LATEST)) \
+                and not os.path.exists(os.path.join(run_dir, "pretrainer.keras")):
+            candidates.append((os.path.getmtime(os.path.join(run_dir, CHECKPOINT_DIR, LATEST)), name))
+    if not candidates:
+        raise ValueError(f"--resume: no unfinished run of recipe {recipe_name!r} with a checkpoint in {output_dir}")
+    return max(candidates)[1]
 
 
 def _check_run_dir(run_dir, recipe, overwrite):
@@ -382,5 +491,5 @@ def _check_run_dir(run_dir, recipe, overwrite):
         shutil.rmtree(run_dir)
 
 
-__all__ = ["pretrain", "prepare_data", "save_checkpoint", "restore_checkpoint", "latest_checkpoint",
+__all__ = ["pretrain", "Preempted", "prepare_data", "save_checkpoint", "restore_checkpoint", "latest_checkpoint",
            "plot_metrics", "read_metrics", "RunMonitor"]
