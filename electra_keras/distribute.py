@@ -215,14 +215,14 @@ def layout_map(mesh):
     device holds 1/m of every layer's big matrices; the word embeddings are split by vocabulary
     row. LayerNorms, biases of outputs and everything else are replicated.
     """
-    layouts = keras.distribution.LayoutMap(mesh)
-    layouts[r"token_embedding/embeddings"] = ("model", None)
-    layouts[r"self_attention_layer/(query|key|value)/kernel"] = (None, "model", None)
-    layouts[r"self_attention_layer/(query|key|value)/bias"] = ("model", None)
-    layouts[r"self_attention_layer/attention_output/kernel"] = ("model", None, None)
-    layouts[r"feedforward_intermediate_dense/kernel"] = (None, "model")
-    layouts[r"feedforward_intermediate_dense/bias"] = ("model",)
-    layouts[r"feedforward_output_dense/kernel"] = ("model", None)
+    layouts = keras.distribution.LayoutMap(mesh)  # keys are regexes matched to whole variable paths
+    layouts[r".*token_embedding/embeddings"] = ("model", None)
+    layouts[r".*self_attention_layer/(query|key|value)/kernel"] = (None, "model", None)
+    layouts[r".*self_attention_layer/(query|key|value)/bias"] = ("model", None)
+    layouts[r".*self_attention_layer/attention_output/kernel"] = ("model", None, None)
+    layouts[r".*feedforward_intermediate_dense/kernel"] = (None, "model")
+    layouts[r".*feedforward_intermediate_dense/bias"] = ("model",)
+    layouts[r".*feedforward_output_dense/kernel"] = ("model", None)
     return layouts
 
 

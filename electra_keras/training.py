@@ -137,7 +137,7 @@ def save_checkpoint(directory, model, step, keep=2):
     """Write ckpt-<step>.npz atomically, point latest.json at it, drop the oldest beyond `keep`."""
     os.makedirs(directory, exist_ok=True)
     variables = _state_variables(model)
-    arrays = {f"v{i:05d}": keras.ops.convert_to_numpy(v.value) for i, v in enumerate(variables)}
+    arrays = {f"v{i:05d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(variables)}
     arrays["paths"] = np.array([v.path for v in variables])
     if _torch_rng() is not None:
         arrays["torch_rng"] = _torch_rng()
@@ -242,6 +242,11 @@ class RunMonitor(keras.callbacks.Callback):
         if self.torch_rng is not None:  # the first step of a resumed run: after fit's own draws
             _torch_rng(self.torch_rng)
             self.torch_rng = None
+
+    def on_train_end(self, logs=None):
+        # A run that resumed inside an interval calls `fit` twice; the second call's own
+        # draws must not move torch's generator, so it is put back at its first step.
+        self.torch_rng = _torch_rng()
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = self._epoch_start + batch + 1  # `batch` is the last step of the execution

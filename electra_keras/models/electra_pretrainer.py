@@ -211,6 +211,18 @@ class ElectraPretrainer(keras.Model):
             self.disc_auc.update_state(labels, probs, padding)
         return self.get_metrics_result()
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy, Keras's TensorFlow trainer takes a batch off the
+        # training iterator and reduces it across replicas to build the model symbolically
+        # (which fails for dict inputs under MultiWorkerMirroredStrategy and shifts the data
+        # by a batch). The layers and metrics are built in __init__; only the optimizer is left.
+        if keras.backend.backend() == "tensorflow" and self.optimizer is not None:
+            if not self.optimizer.built:
+                with self.distribute_strategy.scope():
+                    self.optimizer.build(self.trainable_variables)
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # ------------------------------------------------------------------ serialization
     def get_config(self):
         return {
