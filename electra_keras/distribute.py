@@ -172,7 +172,9 @@ def _tensorflow(name):
         index = resolver.task_id + (1 if resolver.task_type == "worker" and "chief" in config["cluster"] else 0)
         return Distribution(name, strategy.num_replicas_in_sync, workers, index, strategy=strategy)
     # tpu
-    tpu = os.environ.get("TPU_NAME", "")
+    # TPU_NAME names a remote TPU; Colab's older TPU runtimes give COLAB_TPU_ADDR; on a TPU VM
+    # the chips are "local".
+    tpu = os.environ.get("TPU_NAME") or ("" if os.environ.get("COLAB_TPU_ADDR") else "local")
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
         if tpu not in ("", "local"):

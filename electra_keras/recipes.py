@@ -182,7 +182,8 @@ def resolve_recipe_path(name_or_path):
         candidate = os.path.join(RECIPE_DIR, name_or_path + suffix)
         if os.path.isfile(candidate):
             return candidate
-    known = sorted(os.path.splitext(n)[0] for n in os.listdir(RECIPE_DIR)) if os.path.isdir(RECIPE_DIR) else []
+    known = sorted(os.path.splitext(n)[0] for n in os.listdir(RECIPE_DIR)
+                   if n.endswith((".toml", ".yaml", ".yml"))) if os.path.isdir(RECIPE_DIR) else []
     raise ValueError(f"{name_or_path}: no such recipe file" + (f" or recipe name ({', '.join(known)})" if known else ""))
 
 

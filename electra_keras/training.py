@@ -47,6 +47,7 @@ from electra_keras.data.text import find_text_files, iter_lines
 from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab
 
 CHECKPOINT_DIR = "checkpoints"
+HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change when a run resumes
 LATEST = "latest.json"
 PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
            "disc_precision", "disc_recall", "disc_auc", "learning_rate")
@@ -486,6 +487,8 @@ def _check_run_dir(run_dir, recipe, overwrite):
         current = json.loads(json.dumps(recipe.to_dict()))
         for section in current:
             for key in sorted(set(current[section]) | set(previous.get(section, {}))):
+                if section == "train" and key in HOW_IT_RUNS:
+                    continue  # the same run, resumed on other hardware
                 if previous.get(section, {}).get(key) != current[section].get(key):
                     raise ValueError(
                         f"{run_dir} holds a run of another recipe ({section}.{key}: "
