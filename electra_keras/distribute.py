@@ -299,3 +299,20 @@ def global_clip_scale(gradients, clipnorm):
     summed = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, present)
     norm = tf.linalg.global_norm([tf.cast(g, tf.float32) for g in summed])
     return tf.minimum(1.0, clipnorm / tf.maximum(norm, 1e-12))
+
+
+def loggable(logs):
+    """The step's logs in the shape Keras's TensorFlow trainer can reduce across workers.
+
+    Under a multi-worker strategy Keras 3 reduces each log with `reduce("MEAN", v, axis=0)`,
+    which fails on a scalar; one-element vectors reduce to the same scalars.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return logs
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy()
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return {k: tf.reshape(v, [1]) for k, v in logs.items()}

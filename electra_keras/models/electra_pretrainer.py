@@ -5,6 +5,7 @@ from keras import ops
 
 from electra_keras import objectives
 from electra_keras.config import ElectraConfig
+from electra_keras import distribute
 from electra_keras.distribute import global_sum
 from electra_keras.layers import ElectraDiscriminatorHead, ElectraMaskedLMHead
 from electra_keras.models.electra_backbone import ElectraBackbone
@@ -147,7 +148,7 @@ class ElectraPretrainer(keras.Model):
         if cfg.objective == "mlm":
             return outputs
 
-        sampled_ids = objectives.gumbel_sample(mlm_logits, cfg.temperature, self.seed_generator)
+        sampled_ids = objectives.blockwise_gumbel_sample(mlm_logits, cfg.temperature, self.seed_generator)
         corrupted_ids, replaced = objectives.replace_with_samples(
             masked.token_ids, token_ids, masked.mask_positions, masked.mask_weights, sampled_ids
         )
@@ -209,7 +210,7 @@ class ElectraPretrainer(keras.Model):
             self.disc_precision.update_state(labels, probs, padding)
             self.disc_recall.update_state(labels, probs, padding)
             self.disc_auc.update_state(labels, probs, padding)
-        return self.get_metrics_result()
+        return distribute.loggable(self.get_metrics_result())
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Under a tf.distribute strategy, Keras's TensorFlow trainer takes a batch off the
