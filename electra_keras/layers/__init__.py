@@ -2,5 +2,6 @@
 
 from electra_keras.layers.electra_embeddings import ElectraEmbeddings
 from electra_keras.layers.electra_heads import ElectraDiscriminatorHead, ElectraMaskedLMHead
+from electra_keras.layers.electra_transformer_encoder import ElectraTransformerEncoder
 
-__all__ = ["ElectraEmbeddings", "ElectraMaskedLMHead", "ElectraDiscriminatorHead"]
+__all__ = ["ElectraEmbeddings", "ElectraTransformerEncoder", "ElectraMaskedLMHead", "ElectraDiscriminatorHead"]

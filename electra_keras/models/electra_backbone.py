@@ -1,9 +1,7 @@
 """ElectraBackbone: the encoder that both of ELECTRA's networks are made of."""
 
 import keras
-from keras_hub.layers import TransformerEncoder
-
-from electra_keras.layers import ElectraEmbeddings
+from electra_keras.layers import ElectraEmbeddings, ElectraTransformerEncoder
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -82,7 +80,7 @@ class ElectraBackbone(keras.Model):
                 hidden_dim, kernel_initializer=initializer, dtype=dtype, name="embeddings_project"
             )
         transformer_layers = [
-            TransformerEncoder(
+            ElectraTransformerEncoder(
                 intermediate_dim=intermediate_dim,
                 num_heads=num_heads,
                 dropout=dropout,

@@ -1,0 +1,124 @@
+"""The encoder layer of both ELECTRA networks: keras-hub's TransformerEncoder, computed faster."""
+
+import math
+
+import keras
+from keras import ops
+from keras_hub.layers import TransformerEncoder
+
+
+@keras.saving.register_keras_serializable(package="electra_keras")
+class ElectraTransformerEncoder(TransformerEncoder):
+    """keras-hub's post-LayerNorm `TransformerEncoder` with a training path that does less work.
+
+    The weights are keras-hub's, built by keras-hub's `build()` under the same names, shapes
+    and order (so checkpoint conversion and keras-hub presets are unaffected); only `call()`
+    differs, and it computes the same function:
+
+      - every dense product runs on (tokens, features) matrices, so each is one GEMM;
+      - query, key and value come from one product with the three kernels side by side
+        (`(hidden, 3 * hidden)`), the 1/sqrt(head_dim) scale folded into the query columns;
+      - the padding mask is one additive bias on the scores (keras' `where` gives the same
+        probabilities: a masked score becomes -1e9 either way, and its exp is 0);
+      - GELU is the exact erf form, written with `erf` (`tf.nn.gelu` uses `erfc`, which is
+        several times slower on CPU).
+
+    Attention masks, pre-LayerNorm and returned attention scores take keras-hub's own path.
+
+    Args: as `keras_hub.layers.TransformerEncoder`.
+
+    Example:
+    >>> layer = ElectraTransformerEncoder(intermediate_dim=32, num_heads=2, activation="gelu")
+    >>> tuple(layer(keras.ops.ones((2, 5, 16)), padding_mask=keras.ops.ones((2, 5))).shape)
+    (2, 5, 16)
+    """
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        attention_mask=None,
+        training=None,
+        return_attention_scores=False,
+    ):
+        if (
+            attention_mask is not None
+            or return_attention_scores
+            or self.normalize_first
+            or self.activation is not keras.activations.gelu
+        ):
+            return super().call(
+                inputs,
+                padding_mask=padding_mask,
+                attention_mask=attention_mask,
+                training=training,
+                return_attention_scores=return_attention_scores,
+            )
+        attention = self._self_attention_layer
+        hidden_dim = inputs.shape[-1]
+        num_heads = self.num_heads
+        head_dim = hidden_dim // num_heads
+        seq_len = ops.shape(inputs)[1]
+
+        # === Self-attention ===
+        x = ops.reshape(inputs, (-1, hidden_dim))  # (tokens, hidden)
+        scale = 1.0 / math.sqrt(head_dim)
+        qkv_kernel = ops.concatenate(
+            [
+                ops.reshape(attention._query_dense.kernel, (hidden_dim, hidden_dim)) * scale,
+                ops.reshape(attention._key_dense.kernel, (hidden_dim, hidden_dim)),
+                ops.reshape(attention._value_dense.kernel, (hidden_dim, hidden_dim)),
+            ],
+            axis=1,
+        )  # (hidden, 3 * hidden)
+        qkv_bias = ops.concatenate(
+            [
+                ops.reshape(attention._query_dense.bias, (hidden_dim,)) * scale,
+                ops.reshape(attention._key_dense.bias, (hidden_dim,)),
+                ops.reshape(attention._value_dense.bias, (hidden_dim,)),
+            ]
+        )
+        qkv = ops.matmul(x, qkv_kernel) + qkv_bias  # (tokens, 3 * hidden)
+        # A split (not slices: TF's slice gradient writes a zero tensor of the whole input).
+        query, key, value = [
+            ops.reshape(part, (-1, seq_len, num_heads, head_dim)) for part in ops.split(qkv, 3, axis=1)
+        ]
+        query = ops.transpose(query, (0, 2, 1, 3))  # (batch, heads, seq, head_dim)
+        key = ops.transpose(key, (0, 2, 3, 1))  # (batch, heads, head_dim, seq)
+        value = ops.transpose(value, (0, 2, 1, 3))  # (batch, heads, seq, head_dim)
+        scores = ops.matmul(query, key)  # (batch, heads, seq, seq)
+        if padding_mask is not None:
+            scores = scores + _mask_bias(padding_mask, scores.dtype)
+        probs = ops.softmax(scores, axis=-1)
+        probs = attention._dropout_layer(probs, training=training)
+        context = ops.matmul(probs, value)  # (batch, heads, seq, head_dim)
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (-1, hidden_dim))
+        output_kernel = ops.reshape(attention._output_dense.kernel, (hidden_dim, hidden_dim))
+        attended = ops.matmul(context, output_kernel) + attention._output_dense.bias
+        attended = self._self_attention_dropout(attended, training=training)
+        x = self._self_attention_layer_norm(attended + x)  # (tokens, hidden)
+
+        # === Feed-forward ===
+        intermediate = self._feedforward_intermediate_dense
+        h = gelu(ops.matmul(x, intermediate.kernel) + intermediate.bias)  # (tokens, intermediate)
+        output = self._feedforward_output_dense
+        y = ops.matmul(h, output.kernel) + output.bias
+        y = self._feedforward_dropout(y, training=training)
+        x = self._feedforward_layer_norm(y + x)
+        return ops.reshape(x, ops.shape(inputs))
+
+
+def _mask_bias(padding_mask, dtype):
+    """(batch, seq) padding mask -> (batch, 1, 1, seq) bias: 0 where real, -1e9 where padding."""
+    large = -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
+    keep = ops.cast(padding_mask, "bool")[:, None, None, :]
+    return ops.cast(ops.where(keep, 0.0, large), dtype)
+
+
+def gelu(x):
+    """Exact GELU, 0.5 * x * (1 + erf(x / sqrt(2))), as the original and Hugging Face."""
+    if keras.backend.backend() == "tensorflow":
+        # tf.nn.gelu evaluates the same function through erfc, several times slower on CPU.
+        return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
+    return ops.gelu(x, approximate=False)
+
