@@ -165,10 +165,20 @@ def replace_with_samples(masked_token_ids, original_token_ids, positions, weight
 
 
 def mlm_nll(logits, target_ids):
-    """Per-slot generator loss: -log softmax(logits)[target], float32 (batch, preds)."""
-    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-    target = ops.expand_dims(ops.cast(target_ids, "int32"), -1)
-    return -ops.squeeze(ops.take_along_axis(log_probs, target, axis=-1), -1)
+    """Per-slot generator loss: -log softmax(logits)[target], float32 (batch, preds).
+
+    One fused softmax cross-entropy over (slots, vocab) rows (TensorFlow's and PyTorch's own
+    kernels): picking the target out of a log-softmax instead costs a scatter of the whole
+    (batch, preds, vocab) tensor in the gradient.
+    """
+    logits = ops.cast(logits, "float32")
+    vocab = logits.shape[-1]
+    nll = ops.sparse_categorical_crossentropy(
+        ops.reshape(ops.cast(target_ids, "int32"), (-1,)),
+        ops.reshape(logits, (-1, vocab)),
+        from_logits=True,
+    )  # (batch * preds,)
+    return ops.reshape(nll, ops.shape(target_ids))
 
 
 def rtd_bce(logits, labels):
