@@ -148,7 +148,7 @@ class ElectraPretrainer(keras.Model):
         if cfg.objective == "mlm":
             return outputs
 
-        sampled_ids = objectives.gumbel_sample(mlm_logits, cfg.temperature, self.seed_generator)
+        sampled_ids = objectives.blockwise_gumbel_sample(mlm_logits, cfg.temperature, self.seed_generator)
         corrupted_ids, replaced = objectives.replace_with_samples(
             masked.token_ids, token_ids, masked.mask_positions, masked.mask_weights, sampled_ids
         )
