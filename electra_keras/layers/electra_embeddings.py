@@ -3,6 +3,8 @@
 import keras
 from keras_hub.layers import PositionEmbedding
 
+from electra_keras.layers.electra_transformer_encoder import dropout
+
 
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraEmbeddings(keras.layers.Layer):
@@ -89,7 +91,7 @@ class ElectraEmbeddings(keras.layers.Layer):
         x = self.token_embedding(token_ids)  # (batch, seq, E)
         x = x + self.position_embedding(x) + self.segment_embedding(segment_ids)
         x = self.layer_norm(x)
-        return self.dropout_layer(x, training=training)
+        return dropout(x, self.dropout_layer, training)
 
     def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
         return tuple(token_ids_shape) + (self.embedding_dim,)

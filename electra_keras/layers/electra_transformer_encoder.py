@@ -4,6 +4,7 @@ import math
 
 import keras
 from keras import ops
+from keras import random
 from keras_hub.layers import TransformerEncoder
 
 
@@ -21,7 +22,8 @@ class ElectraTransformerEncoder(TransformerEncoder):
       - the padding mask is one additive bias on the scores (keras' `where` gives the same
         probabilities: a masked score becomes -1e9 either way, and its exp is 0);
       - GELU is the exact erf form, written with `erf` (`tf.nn.gelu` uses `erfc`, which is
-        several times slower on CPU).
+        several times slower on CPU);
+      - dropout is `dropout()` below: the same rule as keras', with the draw in float32.
 
     Attention masks, pre-LayerNorm and returned attention scores take keras-hub's own path.
 
@@ -90,12 +92,12 @@ class ElectraTransformerEncoder(TransformerEncoder):
         if padding_mask is not None:
             scores = scores + _mask_bias(padding_mask, scores.dtype)
         probs = ops.softmax(scores, axis=-1)
-        probs = attention._dropout_layer(probs, training=training)
+        probs = dropout(probs, attention._dropout_layer, training)
         context = ops.matmul(probs, value)  # (batch, heads, seq, head_dim)
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (-1, hidden_dim))
         output_kernel = ops.reshape(attention._output_dense.kernel, (hidden_dim, hidden_dim))
         attended = ops.matmul(context, output_kernel) + attention._output_dense.bias
-        attended = self._self_attention_dropout(attended, training=training)
+        attended = dropout(attended, self._self_attention_dropout, training)
         x = self._self_attention_layer_norm(attended + x)  # (tokens, hidden)
 
         # === Feed-forward ===
@@ -103,7 +105,7 @@ class ElectraTransformerEncoder(TransformerEncoder):
         h = gelu(ops.matmul(x, intermediate.kernel) + intermediate.bias)  # (tokens, intermediate)
         output = self._feedforward_output_dense
         y = ops.matmul(h, output.kernel) + output.bias
-        y = self._feedforward_dropout(y, training=training)
+        y = dropout(y, self._feedforward_dropout, training)
         x = self._feedforward_layer_norm(y + x)
         return ops.reshape(x, ops.shape(inputs))
 
@@ -122,3 +124,18 @@ def gelu(x):
         return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
     return ops.gelu(x, approximate=False)
 
+
+def dropout(inputs, layer, training):
+    """What `layer` (a `keras.layers.Dropout`) does, with its rate and its seed generator.
+
+    Keeps an element where u >= rate, u ~ U[0, 1) drawn in float32, and scales the kept ones
+    by 1 / (1 - rate), as keras' dropout. Two differences, neither in the rule: the uniform is
+    float32 in every precision (TensorFlow's keras dropout draws it in the input's dtype, and
+    a bfloat16 uniform drops 10.1% at rate 0.1), and it is three element-wise passes (draw,
+    compare, select) where the backends' own take four to six.
+    """
+    rate = layer.rate
+    if not training or rate == 0:
+        return inputs
+    keep = random.uniform(ops.shape(inputs), seed=layer.seed_generator) >= rate
+    return ops.where(keep, inputs * (1.0 / (1.0 - rate)), ops.zeros_like(inputs))
