@@ -166,3 +166,25 @@ def test_gumbel_sampling_follows_the_softmax():
     peaked = np.zeros((4, 3, 20), "float32")
     peaked[..., 7] = 50.0
     assert np.all(np_(objectives.gumbel_sample(peaked, 1.0, keras.random.SeedGenerator(1))) == 7)
+
+
+def test_blockwise_gumbel_sample_follows_the_softmax():
+    # A vocabulary of 300 in blocks of 128: three blocks, the last padded with 84 impossible ids.
+    # Eight ids carry the mass, across all three blocks and at their edges; the rest ~e^-30.
+    support = np.array([3, 100, 127, 128, 200, 255, 256, 299])
+    row = np.full(300, -30.0, "float32")
+    row[support] = np.log([1, 2, 3, 4, 5, 6, 7, 8])
+    logits = np.tile(row, (400, 25, 1))  # 10,000 draws
+    for temperature in (1.0, 2.0):
+        ids = np_(objectives.blockwise_gumbel_sample(logits, temperature, keras.random.SeedGenerator(3)))
+        assert ids.shape == (400, 25) and set(np.unique(ids)) <= set(support.tolist())
+        scaled = row.astype("float64")[support] / temperature
+        expected = np.exp(scaled - scaled.max())
+        expected = 10_000 * expected / expected.sum()
+        observed = np.array([(ids == s).sum() for s in support])
+        chi2 = ((observed - expected) ** 2 / expected).sum()
+        assert chi2 < 24.3, (temperature, observed, expected.round())  # 7 dof, p = 0.999
+    # A dominant logit in the padded last block is always sampled.
+    peaked = np.zeros((2, 3, 300), "float32")
+    peaked[..., 298] = 60.0
+    assert np.all(np_(objectives.blockwise_gumbel_sample(peaked, 1.0, keras.random.SeedGenerator(1))) == 298)
