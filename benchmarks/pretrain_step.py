@@ -73,17 +73,18 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where every configuration runs: cpu, or cuda (one GPU; ours on the JAX and PyTorch "
                              "backends, the peers in PyTorch, the matmul peak in PyTorch and JAX)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="run the list this many times, alternating its order; each row keeps its fastest round")
-    parser.add_argument("--timeout", type=float, default=1500, help="seconds per configuration")
-    add_omp_flag(parser)
-    parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--name", default="pretrain_step", help="stem of the result files")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    add_run_flags(parser, name="pretrain_step", timeout=1500, unit="row")
     return parser.parse_args(argv)
 
 
-def add_omp_flag(parser):
+def add_run_flags(parser, name, timeout, unit):
+    """The flags every benchmark of this harness takes: rounds, timeout, OpenMP waits, outputs."""
+    parser.add_argument("--rounds", type=int, default=1,
+                        help=f"run the list this many times, alternating its order; each {unit} keeps its fastest round")
+    parser.add_argument("--timeout", type=float, default=timeout, help="seconds per configuration")
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--name", default=name, help="stem of the result files")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--omp-wait-policy", default="PASSIVE", choices=("PASSIVE", "ACTIVE", "unset"),
                         help="OMP_WAIT_POLICY of every configuration's process (PyTorch's OpenMP threads): "
                              "PASSIVE by default, since on cores shared with other processes spinning threads "
