@@ -87,3 +87,18 @@ def small_vocab(directory, tokens=()):
     os.makedirs(directory, exist_ok=True)
     tok.write_vocab(list(dict.fromkeys(pieces)), os.path.join(directory, "vocab.txt"))
     return os.path.join(directory, "vocab.txt")
+
+
+# The model of the tests that run `pretrain` end to end through a recipe: one layer, seconds a run.
+RECIPE_MODEL = dict(preset="tiny", embedding_dim=16, hidden_dim=32, num_layers=1, num_heads=2,
+                    intermediate_dim=64, max_sequence_length=64, generator_hidden_fraction=0.5)
+
+
+def corpus_and_vocab(root):
+    """root/corpus.txt (120 documents) and root/vocab (its WordPiece vocabulary and tokenizer files)."""
+    from electra_keras.data.tokenizer import WordPieceTokenizer
+
+    write_corpus(root / "corpus.txt", num_docs=120, seed=1)
+    small_vocab(root / "vocab")
+    WordPieceTokenizer(str(root / "vocab" / "vocab.txt")).save(root / "vocab")
+    return root

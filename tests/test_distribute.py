@@ -17,28 +17,21 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import small_vocab, write_corpus
+from conftest import RECIPE_MODEL, corpus_and_vocab
 from electra_keras import distribute, recipes, training
-from electra_keras.data.tokenizer import WordPieceTokenizer
 
 BACKEND = keras.backend.backend()
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_run.py")
-TINY_MODEL = dict(preset="tiny", embedding_dim=16, hidden_dim=32, num_layers=1, num_heads=2,
-                  intermediate_dim=64, max_sequence_length=64, generator_hidden_fraction=0.5)
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("distribute")
-    write_corpus(root / "corpus.txt", num_docs=120, seed=1)
-    small_vocab(root / "vocab")
-    WordPieceTokenizer(str(root / "vocab" / "vocab.txt")).save(root / "vocab")
-    return root
+    return corpus_and_vocab(tmp_path_factory.mktemp("distribute"))
 
 
 def recipe_file(root, name, dropout, **train):
     values = {
-        "model": dict(TINY_MODEL, dropout=dropout),
+        "model": dict(RECIPE_MODEL, dropout=dropout),
         "data": {"corpus": [str(root / "corpus.txt")], "vocab": str(root / "vocab"), "seq_len": 32,
                  "shard_size_mb": 0.002},
         "train": dict(dict(steps=6, batch_size=4, learning_rate=1e-3, warmup_steps=2, log_every=2,

@@ -8,21 +8,14 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import small_vocab, write_corpus
+from conftest import RECIPE_MODEL, corpus_and_vocab
 from electra_keras import recipes, training
-from electra_keras.data.tokenizer import WordPieceTokenizer
 
-TINY_MODEL = dict(preset="tiny", embedding_dim=16, hidden_dim=32, num_layers=1, num_heads=2,
-                  intermediate_dim=64, max_sequence_length=64, generator_hidden_fraction=0.5)
 
 
 @pytest.fixture(scope="module")
 def text(tmp_path_factory):
-    root = tmp_path_factory.mktemp("text")
-    write_corpus(root / "corpus.txt", num_docs=120, seed=1)
-    small_vocab(root / "vocab")
-    WordPieceTokenizer(str(root / "vocab" / "vocab.txt")).save(root / "vocab")
-    return root
+    return corpus_and_vocab(tmp_path_factory.mktemp("text"))
 
 
 def tiny_recipe(text, **train):
@@ -30,7 +23,7 @@ def tiny_recipe(text, **train):
                   checkpoint_every=4)
     values.update(train)
     return recipes.recipe_from_dict({
-        "model": TINY_MODEL,
+        "model": RECIPE_MODEL,
         "data": {"corpus": [str(text / "corpus.txt")], "vocab": str(text / "vocab"), "seq_len": 32,
                  "shard_size_mb": 0.002},
         "train": values,
@@ -123,7 +116,7 @@ def test_a_run_directory_of_another_recipe_is_an_error(text, finished):
 
 
 def test_bad_input_leaves_no_run_directory(text, tmp_path):
-    recipe = recipes.recipe_from_dict({"model": TINY_MODEL, "data": {"corpus": [str(text / "missing.txt")],
+    recipe = recipes.recipe_from_dict({"model": RECIPE_MODEL, "data": {"corpus": [str(text / "missing.txt")],
                                                                      "seq_len": 32}}, name="bad")
     with pytest.raises(ValueError, match=r"missing.txt: no such file or directory"):
         training.pretrain(recipe, output_dir=tmp_path, run_name="run", cache_dir=tmp_path / "cache", verbose=0)
