@@ -96,7 +96,7 @@ def test_dropout_keeps_one_minus_rate_and_scales_the_kept(dtype):
     np.testing.assert_array_equal(np_(dropout(x, keras.layers.Dropout(0.0), training=True)), np_(x))
 
 
-def test_dropout_odd_last_dimension():
+def test_dropout_at_rate_one_half():
     layer = keras.layers.Dropout(0.5, seed=1)
     out = np_(dropout(keras.ops.ones((101, 99)), layer, training=True))
     assert set(np.unique(out).tolist()) <= {0.0, 2.0} and abs((out != 0).mean() - 0.5) < 0.03

@@ -23,7 +23,7 @@ class ElectraTransformerEncoder(TransformerEncoder):
         probabilities: a masked score becomes -1e9 either way, and its exp is 0);
       - GELU is the exact erf form, written with `erf` (`tf.nn.gelu` uses `erfc`, which is
         several times slower on CPU);
-      - dropout is `dropout()` below: the same rule as keras', with a cheaper draw.
+      - dropout is `dropout()` below: the same rule as keras', with the draw in float32.
 
     Attention masks, pre-LayerNorm and returned attention scores take keras-hub's own path.
 
@@ -128,37 +128,14 @@ def gelu(x):
 def dropout(inputs, layer, training):
     """What `layer` (a `keras.layers.Dropout`) does, with its rate and its seed generator.
 
-    Keeps an element where u >= rate for a uniform u, and scales the kept ones by
-    1 / (1 - rate), as keras' dropout. The uniform is float32 in every precision (TensorFlow's
-    keras dropout draws it in the input's dtype, and a bfloat16 uniform drops 10.1% at rate
-    0.1); on TensorFlow it is 16 bits wide (`_tf_keep_mask`). Three element-wise passes (draw,
+    Keeps an element where u >= rate, u ~ U[0, 1) drawn in float32, and scales the kept ones
+    by 1 / (1 - rate), as keras' dropout. Two differences, neither in the rule: the uniform is
+    float32 in every precision (TensorFlow's keras dropout draws it in the input's dtype, and
+    a bfloat16 uniform drops 10.1% at rate 0.1), and it is three element-wise passes (draw,
     compare, select) where the backends' own take four to six.
     """
     rate = layer.rate
     if not training or rate == 0:
         return inputs
-    if keras.backend.backend() == "tensorflow" and inputs.shape[-1] is not None and inputs.shape[-1] % 2 == 0:
-        keep = _tf_keep_mask(inputs, rate, layer.seed_generator)
-    else:
-        keep = random.uniform(ops.shape(inputs), seed=layer.seed_generator) >= rate
+    keep = random.uniform(ops.shape(inputs), seed=layer.seed_generator) >= rate
     return ops.where(keep, inputs * (1.0 / (1.0 - rate)), ops.zeros_like(inputs))
-
-
-def _tf_keep_mask(inputs, rate, seed_generator):
-    """Dropout's keep mask from 16-bit uniforms: u = k / 65536, k uniform in [0, 65536).
-
-    Each 32-bit Philox output gives two elements their uniform, half the random numbers of a
-    float32 draw, which was the largest cost of dropout on CPU. An element is kept with
-    probability 1 - round(rate * 65536) / 65536 (0.899994 at rate 0.1). The seed comes from the
-    layer's seed generator as keras' own random ops take it.
-    """
-    import tensorflow as tf
-
-    seed = seed_generator.next()
-    if seed.dtype != tf.int32:  # as keras' TensorFlow random ops: stateless ops take int32 seeds
-        seed = tf.cast(tf.math.floormod(seed, tf.int32.max - 1), tf.int32)
-    shape = tf.shape(inputs)
-    half = tf.concat([shape[:-1], shape[-1:] // 2], axis=0)
-    bits = tf.random.stateless_uniform(half, seed=seed, minval=None, maxval=None, dtype=tf.uint32)
-    uniform16 = tf.reshape(tf.bitcast(bits, tf.uint16), shape)  # two 16-bit halves per draw
-    return uniform16 >= round(rate * 65536)
