@@ -25,6 +25,13 @@ configuration's fastest round, and OpenMP threads wait passively (`--omp-wait-po
     python benchmarks/pretrain_step.py --rounds 2 --steps 5 --jit-compile auto,tensorflow:true
     python benchmarks/pretrain_step.py --only ours --backends jax --steps 3 --warmup 1
 
+On a GPU machine, `--device cuda` runs ours on JAX and PyTorch (TensorFlow is left out), the
+peers and the matmul peak on the GPU, float32 without TF32 on every side. Where TensorFlow is not
+installed, ours reads the same batches from a Python generator, and KERAS_BACKEND must name
+another backend for the driver to import electra_keras:
+
+    KERAS_BACKEND=jax python benchmarks/pretrain_step.py --device cuda --batch-size 128
+
 Results: benchmarks/results/pretrain_step.{md,json,png} (--out, --name).
 """
 
