@@ -143,9 +143,7 @@ def gumbel_sample(logits, temperature=1.0, seed=None):
     (batch, preds, vocab) logits -> (batch, preds) int32 ids.
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
-    uniform = _uniform(ops.shape(logits), seed)
-    gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
-    return ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
+    return ops.cast(ops.argmax(logits + _gumbel(ops.shape(logits), seed), axis=-1), "int32")
 
 
 def blockwise_gumbel_sample(logits, temperature=1.0, seed=None, block_size=128):
@@ -167,7 +165,7 @@ def blockwise_gumbel_sample(logits, temperature=1.0, seed=None, block_size=128):
     [[2]]
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
-    batch, preds, vocab = ops.shape(logits)[0], logits.shape[1], logits.shape[2]
+    preds, vocab = logits.shape[1], logits.shape[2]
     num_blocks = -(-vocab // block_size)
     pad = num_blocks * block_size - vocab
     if pad:  # -inf logits: probability 0; the last block still holds real ids (pad < block_size)

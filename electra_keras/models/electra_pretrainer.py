@@ -3,8 +3,7 @@
 import keras
 from keras import ops
 
-from electra_keras import objectives
-from electra_keras import distribute
+from electra_keras import distribute, objectives
 from electra_keras.config import ElectraConfig
 from electra_keras.distribute import global_sum
 from electra_keras.layers import ElectraDiscriminatorHead, ElectraMaskedLMHead
