@@ -96,7 +96,26 @@ def test_dropout_keeps_one_minus_rate_and_scales_the_kept(dtype):
     np.testing.assert_array_equal(np_(dropout(x, keras.layers.Dropout(0.0), training=True)), np_(x))
 
 
+def test_dropout_two_elements_per_uniform_are_independent_and_unbiased():
+    """One uniform decides element j and element j + width/2 of a row: each is dropped at the
+    rate rounded up to a multiple of 2^-11, the pair independently, and kept values are scaled
+    so that the mean is unchanged."""
+    layer = keras.layers.Dropout(0.1, seed=3)
+    out = np_(dropout(keras.ops.ones((400, 512)), layer, training=True))  # 204,800 elements
+    kept = out != 0
+    rate = 205 / 2048  # ceil(0.1 * 2048) / 2048 = 0.10010
+    np.testing.assert_array_equal(out[kept], np.float32(1 / (1 - rate)))
+    assert abs(1 - kept.mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / kept.size)
+    left, right = kept[:, :256], kept[:, 256:]  # the two halves of the same draws
+    for half in (left, right):
+        assert abs(1 - half.mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / half.size)
+    both_dropped = (~left & ~right).mean()  # rate^2 = 0.0100 if independent, up to 0.1 if not
+    assert abs(both_dropped - rate**2) < 5 * np.sqrt(rate**2 / left.size), both_dropped
+    assert abs(out.mean() - 1.0) < 0.01  # E[out] = 1: 5 sd of the mean is 0.0035
+
+
 def test_dropout_at_rate_one_half():
+    # An odd last axis: one uniform per element.
     layer = keras.layers.Dropout(0.5, seed=1)
     out = np_(dropout(keras.ops.ones((101, 99)), layer, training=True))
     assert set(np.unique(out).tolist()) <= {0.0, 2.0} and abs((out != 0).mean() - 0.5) < 0.03

@@ -23,7 +23,7 @@ class ElectraTransformerEncoder(TransformerEncoder):
         probabilities: a masked score becomes -1e9 either way, and its exp is 0);
       - GELU is the exact erf form, written with `erf` (`tf.nn.gelu` uses `erfc`, which is
         several times slower on CPU);
-      - dropout is `dropout()` below: the same rule as keras', with the draw in float32.
+      - dropout is `dropout()` below: keras' rule, with one float32 uniform for two elements.
 
     Attention masks, pre-LayerNorm and returned attention scores take keras-hub's own path.
 
@@ -125,17 +125,35 @@ def gelu(x):
     return ops.gelu(x, approximate=False)
 
 
-def dropout(inputs, layer, training):
-    """What `layer` (a `keras.layers.Dropout`) does, with its rate and its seed generator.
+# A float32 uniform u = k / 2^23 (2^24 on PyTorch) carries two independent decisions: its top
+# 11 bits (is u below a multiple of 2^-11?) and the bits below them (the fraction of u * 2^11).
+_TOP_BITS = 2048.0
 
-    Keeps an element where u >= rate, u ~ U[0, 1) drawn in float32, and scales the kept ones
-    by 1 / (1 - rate), as keras' dropout. Two differences, neither in the rule: the uniform is
-    float32 in every precision (TensorFlow's keras dropout draws it in the input's dtype, and
-    a bfloat16 uniform drops 10.1% at rate 0.1), and it is three element-wise passes (draw,
-    compare, select) where the backends' own take four to six.
+
+def dropout(inputs, layer, training):
+    """What `layer` (a `keras.layers.Dropout`) does, with its seed generator: keep an element with
+    probability 1 - rate and scale it by 1 / (1 - rate), else write 0.
+
+    The draw is what differs from keras': one float32 uniform decides two elements (its top 11
+    bits one, the bits below the other), so a step draws half the random numbers, the slowest
+    part of dropout on a CPU (2x to 3x faster on TensorFlow and JAX). The rate is rounded up
+    to a multiple of 2^-11 (0.1 -> 0.10010) so that both halves of the draw drop exactly that
+    fraction, and the kept elements are scaled by its complement, so the expectation is
+    unchanged. The uniform is float32 in every precision (TensorFlow's keras dropout draws it
+    in the input's dtype, and a bfloat16 uniform drops 10.1% at rate 0.1). A last axis of odd
+    or unknown length takes one uniform per element.
     """
     rate = layer.rate
     if not training or rate == 0:
         return inputs
-    keep = random.uniform(ops.shape(inputs), seed=layer.seed_generator) >= rate
+    rate = math.ceil(rate * _TOP_BITS) / _TOP_BITS
+    if rate >= 1:
+        return ops.zeros_like(inputs)
+    width = inputs.shape[-1]
+    if width is None or width % 2:
+        keep = random.uniform(ops.shape(inputs), seed=layer.seed_generator) >= rate
+    else:
+        u = random.uniform(tuple(ops.shape(inputs)[:-1]) + (width // 2,), seed=layer.seed_generator)
+        scaled = u * _TOP_BITS
+        keep = ops.concatenate([u >= rate, scaled - ops.floor(scaled) >= rate], axis=-1)
     return ops.where(keep, inputs * (1.0 / (1.0 - rate)), ops.zeros_like(inputs))
