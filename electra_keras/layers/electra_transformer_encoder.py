@@ -136,12 +136,13 @@ def dropout(inputs, layer, training):
 
     The draw is what differs from keras': one float32 uniform decides two elements (its top 11
     bits one, the bits below the other), so a step draws half the random numbers, the slowest
-    part of dropout on a CPU (2x to 3x faster on TensorFlow and JAX). The rate is rounded up
-    to a multiple of 2^-11 (0.1 -> 0.10010) so that both halves of the draw drop exactly that
-    fraction, and the kept elements are scaled by its complement, so the expectation is
-    unchanged. The uniform is float32 in every precision (TensorFlow's keras dropout draws it
-    in the input's dtype, and a bfloat16 uniform drops 10.1% at rate 0.1). A last axis of odd
-    or unknown length takes one uniform per element.
+    part of dropout on a CPU (dropout of a 4096 x 1024 float32 tensor: 1.2x faster on
+    TensorFlow, 3x on JAX, no faster on PyTorch). The rate is rounded up to a multiple of 2^-11
+    (0.1 -> 0.10010) so that both halves of the draw drop exactly that fraction, and the kept
+    elements are scaled by its complement, so the expectation is unchanged. The uniform is
+    float32 in every precision (TensorFlow's keras dropout draws it in the input's dtype, and a
+    bfloat16 uniform drops 10.1% at rate 0.1). A last axis of odd or unknown length takes one
+    uniform per element.
     """
     rate = layer.rate
     if not training or rate == 0:
