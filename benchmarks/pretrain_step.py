@@ -488,7 +488,12 @@ def run_gemm(spec):
                 times.append(time_once(matmul))
             best = min(times)  # other processes only ever slow a GEMM down
             results.setdefault(dtype, {})[str(n)] = 2 * n**3 / best
-    return {"gemm": results, "peak_rss_mb": peak_rss_mb()}
+    step = {}
+    for dtype in ("float32", "bfloat16") if spec.get("matmuls") else ():
+        matmuls = step_matmuls_function(framework, dtype, spec["matmuls"], device)
+        time_once(matmuls)
+        step[dtype] = min(time_once(matmuls) for _ in range(3))
+    return {"gemm": results, "step_matmul_seconds": step, "peak_rss_mb": peak_rss_mb()}
 
 
 def gemm_function(framework, dtype, n, device="cpu"):
@@ -520,6 +525,69 @@ def gemm_function(framework, dtype, n, device="cpu"):
     x = jnp.asarray(a, dtype=dtype)
     fn = jax.jit(lambda m: jnp.matmul(m, m, precision="highest" if dtype == "float32" else None))
     return lambda: fn(x).block_until_ready()
+
+
+def step_matmuls_function(framework, dtype, products, device="cpu"):
+    """A zero-argument function that runs every matmul of one training step, and waits for them.
+
+    `products` is `electra_keras.flops.pretraining_matmuls`: per forward product X W (its own
+    matrices for each repeat, as each layer has its own), the two of the backward pass too,
+    dY W^T and X^T dY. A scalar taken from every product keeps each one needed.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    shapes = [(b, m, k, n) for repeats, b, m, k, n in products for _ in range(repeats)]
+
+    def squeeze(b, *dims):  # batch 1: a plain 2-D product, as our encoder runs its dense layers
+        return dims if b == 1 else (b, *dims)
+
+    host = [[rng.standard_normal(squeeze(b, *dims), dtype="float32") for dims in ((m, k), (k, n), (m, n))]
+            for b, m, k, n in shapes]
+    if framework == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        mats = [[torch.from_numpy(a).to(device=device, dtype=getattr(torch, dtype)) for a in triple] for triple in host]
+
+        def run():
+            total = 0
+            for x, w, dy in mats:
+                for c in (x @ w, dy @ w.transpose(-1, -2), x.transpose(-1, -2) @ dy):
+                    total = total + c.reshape(-1)[0]
+            return total.item()
+
+        return run
+    if framework == "tensorflow":
+        import tensorflow as tf
+
+        mats = [[tf.cast(tf.constant(a), dtype) for a in triple] for triple in host]
+
+        @tf.function
+        def step():
+            total = tf.zeros((), dtype)
+            for x, w, dy in mats:
+                for c in (tf.matmul(x, w), tf.matmul(dy, w, transpose_b=True), tf.matmul(x, dy, transpose_a=True)):
+                    total += tf.reshape(c, [-1])[0]
+            return total
+
+        return lambda: step().numpy()
+    import jax
+    import jax.numpy as jnp
+
+    mats = [[jnp.asarray(a, dtype=dtype) for a in triple] for triple in host]
+    precision = "highest" if dtype == "float32" else None
+
+    @jax.jit
+    def all_products(mats):
+        total = jnp.zeros((), dtype)
+        for x, w, dy in mats:
+            for c in (jnp.matmul(x, w, precision=precision), jnp.matmul(dy, jnp.swapaxes(w, -1, -2), precision=precision),
+                      jnp.matmul(jnp.swapaxes(x, -1, -2), dy, precision=precision)):
+                total += c.reshape(-1)[0]
+        return total
+
+    return lambda: all_products(mats).block_until_ready()
 
 
 def time_once(fn):
@@ -582,8 +650,11 @@ def jobs_from_args(args, config):
     shape["device"] = args.device
     if "gemm" in only:
         frameworks = [f for f in BACKENDS if f in backends or f == "torch"]
-        jobs += [dict(kind="gemm", framework=f, device=args.device, label=f"matmul peak, {BACKEND_NAMES[f]}")
-                 for f in frameworks]
+        from electra_keras.flops import pretraining_matmuls
+
+        matmuls = pretraining_matmuls(config, args.batch_size, args.seq_len)
+        jobs += [dict(kind="gemm", framework=f, device=args.device, matmuls=matmuls,
+                      label=f"matmul peak and the step's matmuls alone, {BACKEND_NAMES[f]}") for f in frameworks]
     for precision in precisions:
         if "hf" in only:
             for compiled in split(args.peer_compile):
@@ -724,6 +795,20 @@ def gemm_table(results):
     return lines
 
 
+def step_matmul_table(results, flops_per_step, peaks):
+    """Each framework's time for the step's matmuls alone, and the MFU that time caps a step at."""
+    rows = [r for r in results if r.get("step_matmul_seconds")]
+    if not rows:
+        return []
+    lines = ["| framework | dtype | ms | GFLOP/s | MFU at most |", "|---|---|---|---|---|"]
+    for r in rows:
+        for dtype, seconds in r["step_matmul_seconds"].items():
+            rate = flops_per_step / seconds
+            lines.append(f"| {BACKEND_NAMES[r['framework']]} | {dtype} | {1000 * seconds:,.0f} | {rate / 1e9:,.0f} | "
+                         f"{100 * rate / peaks[dtype]:.0f}% |")
+    return lines
+
+
 def profile_lines(results):
     lines = []
     for r in results:
@@ -844,6 +929,10 @@ def main():
     md = [header, "", *markdown_table(results)]
     if gemm_table(results):
         md += ["", "Matmul FLOP/s of the machine (GFLOP/s, best of several n x n GEMMs):", "", *gemm_table(results)]
+    if step_matmul_table(results, flops_per_step, peaks):
+        md += ["", "The step's matmuls alone (`electra_keras.flops.pretraining_matmuls`: each forward product and "
+                   "its two backward ones at the step's shapes, nothing else; best of 3): a step that did only these "
+                   "would reach this MFU.", "", *step_matmul_table(results, flops_per_step, peaks)]
     md += profile_lines(results)
     md_text = "\n".join(md) + "\n"
     with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:

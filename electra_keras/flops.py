@@ -54,3 +54,41 @@ def pretraining_flops_per_step(config, batch_size, seq_len=None):
         macs += seq_len * (encoder_macs_per_token(h, config.intermediate_dim, config.num_layers, seq_len, embed)
                            + h * h + h)
     return 3 * 2 * macs * batch_size
+
+
+def pretraining_matmuls(config, batch_size, seq_len=None):
+    """The matrix products of one forward pass of an `ElectraPretrainer` step.
+
+    Each entry is (repeats, batch, m, k, n): `repeats` products of a batch of (m, k) by (k, n)
+    matrices. Training runs each once forward and twice backward (dX = dY W^T, dW = X^T dY), so
+    6 x the sum of repeats * batch * m * k * n is `pretraining_flops_per_step`. The step
+    benchmark times these alone: the step's MFU can not exceed theirs.
+
+    Example:
+    >>> from electra_keras.config import ElectraConfig
+    >>> products = pretraining_matmuls(ElectraConfig.from_preset("small"), batch_size=32)
+    >>> products[:2]  # the generator: E -> H projection, then query, key and value of 12 layers
+    [(1, 1, 4096, 128, 64), (12, 1, 4096, 64, 192)]
+    """
+    seq_len = seq_len or config.sequence_length
+    tokens, masked = batch_size * seq_len, batch_size * config.max_predictions(seq_len)
+    vocab, embed = config.vocabulary_size, config.embedding_dim
+
+    def encoder(sizes):
+        h, f, heads, layers = sizes["hidden_dim"], sizes["intermediate_dim"], sizes["num_heads"], sizes["num_layers"]
+        project = [(1, 1, tokens, embed, h)] if embed != h else []
+        return project + [
+            (layers, 1, tokens, h, 3 * h),  # query, key and value in one product
+            (layers, batch_size * heads, seq_len, h // heads, seq_len),  # attention scores
+            (layers, batch_size * heads, seq_len, seq_len, h // heads),  # the weighted sum of values
+            (layers, 1, tokens, h, h),  # attention output
+            (layers, 1, tokens, h, f),  # feed-forward
+            (layers, 1, tokens, f, h),
+        ]
+
+    gen = config.generator_sizes()
+    products = encoder(gen) + [(1, 1, masked, gen["hidden_dim"], embed), (1, 1, masked, embed, vocab)]
+    if config.objective == "electra":  # weight_sharing "all": the same encoder runs again
+        h = config.hidden_dim
+        products += encoder(config.discriminator_sizes()) + [(1, 1, tokens, h, h), (1, 1, tokens, h, 1)]
+    return products

@@ -1,9 +1,14 @@
-"""The step benchmark's own arithmetic: its batches, its job list, MFU and the peer ratios."""
+"""The step benchmark's own arithmetic: its batches, its job list, MFU, the peer ratios and the matmuls alone."""
 
 import os
 import sys
 
+import keras
 import numpy as np
+import pytest
+
+from electra_keras.config import ElectraConfig
+from electra_keras.flops import pretraining_flops_per_step, pretraining_matmuls
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 import pretrain_step  # noqa: E402
@@ -61,3 +66,38 @@ def test_a_gpu_run_leaves_tensorflow_out_and_runs_true_float32():
     assert [j["backend"] for j in ours] == ["jax", "torch"] and all(j["device"] == "cuda" for j in jobs)
     env = pretrain_step.worker_env(args, ours[0])
     assert env["KERAS_BACKEND"] == "jax" and env["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
+
+
+@pytest.mark.parametrize("preset", ["small", "base", "large"])
+@pytest.mark.parametrize("variant", [{}, {"objective": "mlm"}, {"weight_sharing": "none"},
+                                     {"weight_sharing": "all", "generator_hidden_fraction": 1.0}])
+def test_the_step_matmuls_add_up_to_the_analytic_flops(preset, variant):
+    """Two derivations of a step's work: the list of products the benchmark times alone, and
+    the per-token formula MFU divides by."""
+    config = ElectraConfig.from_preset(preset, **variant)
+    products = pretraining_matmuls(config, batch_size=8, seq_len=64)
+    assert 6 * sum(r * b * m * k * n for r, b, m, k, n in products) == pretraining_flops_per_step(config, 8, 64)
+    if preset == "small" and not variant:  # the discriminator's query, key and value; its scores
+        h = config.hidden_dim
+        assert (12, 1, 8 * 64, h, 3 * h) in products and (12, 8 * 4, 64, 64, 64) in products
+
+
+def test_step_matmuls_function_runs_the_forward_and_both_backward_products():
+    framework = keras.backend.backend()
+    products = [(2, 1, 5, 4, 3), (1, 2, 6, 3, 4)]
+    got = float(np.asarray(pretrain_step.step_matmuls_function(framework, "float32", products)()))
+    rng, expected = np.random.default_rng(0), 0.0
+    for repeats, b, m, k, n in products:
+        for _ in range(repeats):
+            shape = (lambda *dims: dims) if b == 1 else (lambda *dims: (b, *dims))
+            x, w, dy = (rng.standard_normal(shape(*dims), dtype="float32") for dims in ((m, k), (k, n), (m, n)))
+            for c in (x @ w, dy @ np.swapaxes(w, -1, -2), np.swapaxes(x, -1, -2) @ dy):
+                expected += c.reshape(-1)[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_step_matmul_table_gives_the_mfu_ceiling():
+    results = [dict(kind="gemm", framework="tensorflow", step_matmul_seconds={"float32": 0.5, "bfloat16": 0.2})]
+    table = "\n".join(pretrain_step.step_matmul_table(results, 100e9, {"float32": 400e9, "bfloat16": 1000e9}))
+    assert "| TensorFlow | float32 | 500 | 200 | 50% |" in table
+    assert "| TensorFlow | bfloat16 | 200 | 500 | 50% |" in table
