@@ -927,12 +927,13 @@ def main():
               f"CPU time of the process per step (all threads). load: the 1-minute load average before or after the "
               f"kept round, whichever is higher (above {os.cpu_count()}, other processes competed for the cores).")
     md = [header, "", *markdown_table(results)]
-    if gemm_table(results):
-        md += ["", "Matmul FLOP/s of the machine (GFLOP/s, best of several n x n GEMMs):", "", *gemm_table(results)]
-    if step_matmul_table(results, flops_per_step, peaks):
+    gemms, ceiling = gemm_table(results), step_matmul_table(results, flops_per_step, peaks)
+    if gemms:
+        md += ["", "Matmul FLOP/s of the machine (GFLOP/s, best of several n x n GEMMs):", "", *gemms]
+    if ceiling:
         md += ["", "The step's matmuls alone (`electra_keras.flops.pretraining_matmuls`: each forward product and "
                    "its two backward ones at the step's shapes, nothing else; best of 3): a step that did only these "
-                   "would reach this MFU.", "", *step_matmul_table(results, flops_per_step, peaks)]
+                   "would reach this MFU.", "", *ceiling]
     md += profile_lines(results)
     md_text = "\n".join(md) + "\n"
     with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:

@@ -88,7 +88,8 @@ def pretraining_matmuls(config, batch_size, seq_len=None):
 
     gen = config.generator_sizes()
     products = encoder(gen) + [(1, 1, masked, gen["hidden_dim"], embed), (1, 1, masked, embed, vocab)]
-    if config.objective == "electra":  # weight_sharing "all": the same encoder runs again
+    if config.objective == "electra":
+        # The discriminator; under weight_sharing "all", the generator's encoder run once more.
         h = config.hidden_dim
         products += encoder(config.discriminator_sizes()) + [(1, 1, tokens, h, h), (1, 1, tokens, h, 1)]
     return products

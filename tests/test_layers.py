@@ -114,8 +114,8 @@ def test_dropout_two_elements_per_uniform_are_independent_and_unbiased():
     assert abs(out.mean() - 1.0) < 0.01  # E[out] = 1: 5 sd of the mean is 0.0035
 
 
-def test_dropout_at_rate_one_half():
-    # An odd last axis: one uniform per element.
+def test_dropout_odd_last_axis_at_rate_one_half():
+    """An odd last axis takes one uniform per element."""
     layer = keras.layers.Dropout(0.5, seed=1)
     out = np_(dropout(keras.ops.ones((101, 99)), layer, training=True))
     assert set(np.unique(out).tolist()) <= {0.0, 2.0} and abs((out != 0).mean() - 0.5) < 0.03

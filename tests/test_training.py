@@ -12,7 +12,6 @@ from conftest import RECIPE_MODEL, corpus_and_vocab
 from electra_keras import recipes, training
 
 
-
 @pytest.fixture(scope="module")
 def text(tmp_path_factory):
     return corpus_and_vocab(tmp_path_factory.mktemp("text"))
@@ -117,7 +116,7 @@ def test_a_run_directory_of_another_recipe_is_an_error(text, finished):
 
 def test_bad_input_leaves_no_run_directory(text, tmp_path):
     recipe = recipes.recipe_from_dict({"model": RECIPE_MODEL, "data": {"corpus": [str(text / "missing.txt")],
-                                                                     "seq_len": 32}}, name="bad")
+                                                                       "seq_len": 32}}, name="bad")
     with pytest.raises(ValueError, match=r"missing.txt: no such file or directory"):
         training.pretrain(recipe, output_dir=tmp_path, run_name="run", cache_dir=tmp_path / "cache", verbose=0)
     assert not (tmp_path / "run").exists()  # fixing the path and rerunning is not "another recipe"
