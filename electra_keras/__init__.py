@@ -1,7 +1,9 @@
 """electra_keras: ELECTRA pretraining and fine-tuning for Keras 3 (TensorFlow, JAX, PyTorch)."""
 
 from electra_keras import convert, data, evaluation, finetuning, flops, layers, objectives, optimizers
+from electra_keras import probe
 from electra_keras.config import ElectraConfig
+from electra_keras.detection import detect
 from electra_keras.models import ElectraBackbone, ElectraClassifier, ElectraPretrainer, ElectraSpanExtractor
 
 __version__ = "0.1.0"
@@ -13,6 +15,7 @@ __all__ = [
     "ElectraPretrainer",
     "ElectraSpanExtractor",
     "convert",
+    "detect",
     "data",
     "evaluation",
     "finetuning",
@@ -20,4 +23,5 @@ __all__ = [
     "layers",
     "objectives",
     "optimizers",
+    "probe",
 ]

@@ -8,6 +8,7 @@
     electra-keras finetune --task T --model DIR         GLUE-style tasks, BoolQ, SQuAD, CSV/TSV/JSONL
     electra-keras evaluate --model RUN [--split S]      score a fine-tuned run, write its predictions
     electra-keras export --model DIR --format F         SavedModel, TFLite, ONNX for serving
+    electra-keras detect --model DIR "text" ...         P(replaced) of every word piece
 
 `pretrain` with no arguments runs the default recipe (the tiny model on the default corpus).
 """
@@ -104,6 +105,8 @@ def build_parser():
                      help="continue the run named by --run-name, or the newest unfinished run of the recipe")
     pre.add_argument("--cache-dir", default=None, help="where prepared corpora go (default ~/.cache/electra_keras)")
     pre.add_argument("--quiet", action="store_true", help="no progress bar")
+    pre.add_argument("--no-demo", dest="demo", action="store_false",
+                     help="skip the closing demo (the discriminator on two held-out sentences with a word swapped)")
 
     conv = commands.add_parser("convert", help="convert checkpoints: TF1 releases, Hugging Face, keras-hub, ours")
     conv.add_argument("source", help="a checkpoint in any supported format (detected)")
@@ -161,6 +164,14 @@ def build_parser():
     exp.add_argument("--seq-len", type=_positive_int, default=None,
                      help="TFLite's static length and the text signatures' padding (default: the model's)")
     exp.add_argument("--output-dir", default=None, help="default: MODEL/export")
+
+    det = commands.add_parser("detect", help="P(replaced) of every word piece: a discriminator on your text")
+    det.add_argument("texts", nargs="*", help="texts to score (default: one per line from standard input)")
+    det.add_argument("--model", required=True, help="a pretraining run, or a directory electra-keras convert wrote")
+    det.add_argument("--threshold", type=float, default=0.5, help="P(replaced) shown in red from here")
+    det.add_argument("--max-length", type=_positive_int, default=None, help="longest input in pieces")
+    det.add_argument("--color", default="auto", choices=("auto", "always", "never"),
+                     help="auto: on a terminal, plain when piped")
     return parser
 
 
@@ -241,7 +252,7 @@ def run_pretrain(args):
     recipe = recipe_from_args(args)
     try:
         pretrain(recipe, output_dir=args.output_dir, run_name=args.run_name, cache_dir=args.cache_dir,
-                 overwrite=args.overwrite, verbose=0 if args.quiet else 1, resume=args.resume)
+                 overwrite=args.overwrite, verbose=0 if args.quiet else 1, resume=args.resume, demo=args.demo)
     except Preempted as stopped:
         print(f"electra-keras pretrain: {stopped}", file=sys.stderr)
         return 128 + signal.SIGTERM
@@ -308,11 +319,23 @@ def run_export(args):
     return 0
 
 
+def run_detect(args):
+    from electra_keras.detection import detect
+
+    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
+    if not texts:
+        raise ValueError("no text: give texts as arguments or one per line on standard input")
+    color = {"auto": sys.stdout.isatty(), "always": True, "never": False}[args.color]
+    for found in detect(args.model, texts, max_length=args.max_length):
+        print(found.format(color=color, threshold=args.threshold))
+    return 0
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     commands = {"info": run_info, "build-vocab": run_build_vocab, "build-data": run_build_data,
                 "pretrain": run_pretrain, "convert": run_convert, "finetune": run_finetune,
-                "evaluate": run_evaluate, "export": run_export}
+                "evaluate": run_evaluate, "export": run_export, "detect": run_detect}
     try:
         return commands[args.command](args)
     except (ValueError, FloatingPointError, FileNotFoundError, FileExistsError) as error:

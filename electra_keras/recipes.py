@@ -50,6 +50,9 @@ class TrainRecipe:
     strategy: str = "auto"  # electra_keras.distribute: auto, none, mirrored, multi_worker, tpu, data_parallel, model_parallel
     jit_compile: str = "auto"  # XLA: "auto" (Keras's choice per backend), "true" or "false"
     steps_per_execution: int = 1  # training steps per call into the compiled function
+    # The discriminator probe (electra_keras.probe): examples of the held-out shard scored every
+    # log_every steps; 0 turns it off (and trains on every shard).
+    probe_examples: int = 128
 
 
 SECTIONS = {"data": DataRecipe, "train": TrainRecipe}
@@ -125,8 +128,9 @@ def _check_numbers(source, section, value):
             raise ValueError(f"{source}: {section}.{key} = {getattr(value, key)!r}: expected a positive value")
     if section == "train":
         t = value
-        if t.warmup_steps < 0 or t.weight_decay < 0:
-            raise ValueError(f"{source}: train.warmup_steps and train.weight_decay must be >= 0")
+        if t.warmup_steps < 0 or t.weight_decay < 0 or t.probe_examples < 0:
+            raise ValueError(f"{source}: train.warmup_steps, train.weight_decay and train.probe_examples "
+                             f"must be >= 0")
         if t.steps % t.log_every:
             raise ValueError(f"{source}: train.log_every = {t.log_every} must divide train.steps = {t.steps}")
         if t.log_every % t.steps_per_execution:

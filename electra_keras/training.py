@@ -50,7 +50,7 @@ CHECKPOINT_DIR = "checkpoints"
 HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change when a run resumes
 LATEST = "latest.json"
 PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
-           "disc_precision", "disc_recall", "disc_auc", "learning_rate")
+           "disc_precision", "disc_recall", "disc_auc", "eval_auc_generator", "eval_auc_random", "learning_rate")
 
 
 def default_cache_dir():
@@ -111,6 +111,27 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
     build_pretraining_data(files, tokenizer, shard_dir, seq_len=data.seq_len, seed=seed,
                            shard_size_mb=data.shard_size_mb, progress=verbose, **read)
     return shard_dir, tokenizer, read_data_info(shard_dir)
+
+
+def held_out_split(files, probe_examples):
+    """(training shards, probe shards): the last shard is held out for the probe when there are
+    two or more; with one shard the probe reads the training data (and says so)."""
+    if not probe_examples:
+        return files, []
+    if len(files) < 2:
+        return files, files
+    return files[:-1], files[-1:]
+
+
+def make_probe(files, config, tokenizer, examples, seq_len, seed=0):
+    """A `DiscriminatorProbe` over the first `examples` examples of `files`."""
+    from electra_keras.probe import DiscriminatorProbe, make_probe_set
+
+    batch = next(iter(pretraining_dataset(files, examples, seq_len, shuffle=False, repeat=True)))
+    batch = {k: v.numpy() for k, v in batch.items()}
+    # Random replacements are ordinary word pieces: never [PAD], [UNK], [CLS], [unused0] ...
+    ordinary = [i for i, t in enumerate(tokenizer.tokens) if not (t.startswith("[") and t.endswith("]"))]
+    return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed))
 
 
 # ---- checkpoints -------------------------------------------------------------------------------
@@ -222,8 +243,9 @@ class RunMonitor(keras.callbacks.Callback):
     `step` is the optimizer step the run starts from; only a chief writes files."""
 
     def __init__(self, run_dir, log_every, checkpoint_every, keep_checkpoints, step=0, total_steps=None,
-                 torch_rng=None, chief=True, preemption=None):
+                 torch_rng=None, chief=True, preemption=None, probe=None):
         super().__init__()
+        self.probe = probe
         self.torch_rng = torch_rng
         self.run_dir = run_dir
         self.log_every = log_every
@@ -279,6 +301,11 @@ class RunMonitor(keras.callbacks.Callback):
             )
         if self.preempted_at is not None and step % self.log_every:
             return  # a part of an interval: its checkpoint is written, its row is not
+        if self.chief and self.probe is not None:
+            scores = self.probe(model)
+            row.update(scores)
+            if logs is not None:
+                logs.update(scores)  # the progress bar, which runs after this callback, shows them
         if self.chief:
             self._append_csv(row)
             self._tensorboard(row, step)
@@ -332,10 +359,12 @@ def plot_metrics(csv_path, png_path):
         ("generator MLM loss", ["mlm_loss"]),
         ("generator", ["mlm_accuracy", "sampled_accuracy"]),
         ("discriminator BCE", ["disc_loss"]),
-        ("discriminator", ["disc_accuracy", "disc_precision", "disc_recall", "disc_auc"]),
+        ("discriminator (training batches)", ["disc_accuracy", "disc_precision", "disc_recall"]),
+        ("discriminator AUC", ["disc_auc", "eval_auc_generator", "eval_auc_random"]),
         ("learning rate", ["learning_rate"]),
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 7))
+    fig, axes = plt.subplots(2, 4, figsize=(19, 7))
+    axes.flat[-1].set_axis_off()
     for ax, (title, keys) in zip(axes.flat, panels):
         for key in keys:
             if key in rows[-1]:
@@ -357,14 +386,16 @@ def plot_metrics(csv_path, png_path):
 
 
 def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, overwrite=False,
-             verbose=1, callbacks=(), resume=False):
+             verbose=1, callbacks=(), resume=False, demo=True):
     """Run a recipe end to end (or resume it); returns the run directory.
 
     The run directory is ``output_dir/run_name``; if it holds a checkpoint of the same recipe
     the run resumes from it, a different recipe there is an error (or `overwrite=True`).
     `resume=True` without a run name picks the newest unfinished run of this recipe in
     `output_dir`. `callbacks` are extra Keras callbacks; one Keras epoch is `train.log_every`
-    steps. Raises `Preempted` after checkpointing when the process gets SIGTERM.
+    steps. Raises `Preempted` after checkpointing when the process gets SIGTERM. With `verbose`
+    and `demo`, an ELECTRA run ends by showing its discriminator on two held-out sentences with
+    one word swapped (`electra_keras.detection.print_demo`).
     """
     from electra_keras.models import ElectraPretrainer
     from electra_keras.optimizers import electra_adamw
@@ -389,6 +420,7 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
                                               build=dist.is_chief)
     files = list_shards(shard_dir)
     verify_shards(files, data.seq_len)
+    files, probe_files = held_out_split(files, train.probe_examples)
     ids = {k: v for k, v in tokenizer.special_ids.items() if k != "unk_token_id"}
     config = recipe.model_config(vocabulary_size=len(tokenizer), sequence_length=data.seq_len, **ids)
     dist.per_replica_batch(train.batch_size)  # a clear error before anything is written
@@ -426,9 +458,15 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
                                         shuffle_buffer=data.shuffle_buffer, skip_batches=skip),
             train.batch_size)
 
+    probe = None
+    if probe_files and config.objective == "electra" and dist.is_chief:
+        probe = make_probe(probe_files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed)
+        held_out = "held out" if probe_files[0] not in files else "also trained on: the data has one shard"
+        say(f"probe: {train.probe_examples} examples of {os.path.basename(probe_files[0])} ({held_out}), "
+            f"scored every {train.log_every} steps")
     monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints,
                          step=step, total_steps=train.steps, torch_rng=torch_rng, chief=dist.is_chief,
-                         preemption=_Preemption())
+                         preemption=_Preemption(), probe=probe)
     fit = dict(callbacks=[monitor, *callbacks], shuffle=False, verbose=_fit_verbosity(verbose if dist.is_chief else 0))
     with monitor.preemption, dist.scope():
         if step < train.steps and step % train.log_every:  # stopped inside an interval: finish it
@@ -449,7 +487,19 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     if last:
         shown = {k: round(v, 4) for k, v in last[-1].items() if k in PLOTTED}
         say(f"step {last[-1]['step']}: {shown}")
+        if "eval_auc_random" in last[-1]:
+            say(f"held-out discriminator AUC: {last[-1]['eval_auc_random']:.3f} against random replacements, "
+                f"{last[-1]['eval_auc_generator']:.3f} against the generator's samples; recall on the last "
+                f"training batches {last[-1].get('disc_recall', float('nan')):.3f}")
     say(f"saved the discriminator, backbone and pretrainer with vocab and config to {run_dir}/")
+    if probe is not None and verbose and demo:
+        import sys
+
+        from electra_keras.detection import print_demo
+
+        print_demo(model.discriminator, tokenizer, probe.probe_set.token_ids, color=sys.stdout.isatty(),
+                   seed=train.seed)
+        say(f"try: electra-keras detect --model {run_dir} \"the cat sat on the river.\"")
     return run_dir
 
 
