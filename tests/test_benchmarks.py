@@ -101,3 +101,48 @@ def test_step_matmul_table_gives_the_mfu_ceiling():
     table = "\n".join(pretrain_step.step_matmul_table(results, 100e9, {"float32": 400e9, "bfloat16": 1000e9}))
     assert "| TensorFlow | float32 | 500 | 200 | 50% |" in table
     assert "| TensorFlow | bfloat16 | 200 | 500 | 50% |" in table
+
+
+import electra_vs_mlm  # noqa: E402
+
+
+def test_logistic_regression_is_the_penalised_optimum():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 5))
+    y = (x @ np.array([2.0, -1.0, 0.0, 0.5, 0.0]) + 0.3 + 0.5 * rng.standard_normal(400) > 0).astype(float)
+    w, b = electra_vs_mlm.logistic_regression(x, y, l2=1e-2)
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    # The gradient of mean log-loss + (l2 / 2) |w|^2 (bias unpenalised) vanishes at the solution.
+    np.testing.assert_allclose(x.T @ (p - y) / len(y) + 1e-2 * w, 0, atol=1e-8)
+    assert abs(np.mean(p - y)) < 1e-8
+    assert np.mean((p > 0.5) == y) > 0.85 and w[0] > 1 and w[1] < -0.4
+
+
+def test_mean_features_average_the_real_tokens_only():
+    class Backbone:
+        def predict(self, inputs, batch_size, verbose):
+            ids = inputs["token_ids"].astype("float32")
+            return np.stack([ids, 10 * ids], axis=-1)  # (examples, seq, 2)
+
+    encoded = {"token_ids": np.array([[1, 2, 3, 0], [4, 0, 0, 0]]),
+               "padding_mask": np.array([[1, 1, 1, 0], [1, 0, 0, 0]])}
+    np.testing.assert_allclose(electra_vs_mlm.mean_features(Backbone(), encoded), [[2, 20], [4, 40]])
+
+
+def test_the_few_label_report_has_a_row_per_encoder_and_a_column_per_size(tmp_path, monkeypatch):
+    args = electra_vs_mlm.parse_args(["--out", str(tmp_path), "--name", "r", "--train-sizes", "500", "all"])
+    monkeypatch.delitem(electra_vs_mlm.TASKS, "boolq")
+    results = [dict(method=m, objective=o, step=s, flops=s * 1e10, task="rotten_tomatoes", size=n, seed=seed,
+                    accuracy=acc + 0.01 * seed)
+               for m in ("finetune", "probe") for o, s, acc in (("none", 0, 0.6), ("electra", 100, 0.7))
+               for n in ("500", "all") for seed in ((0, 1, 2) if m == "finetune" else (0,))]
+    table = electra_vs_mlm.summarize(results)
+    assert table[("finetune", "rotten_tomatoes", "500", "electra", 100)]["mean"] == pytest.approx(0.71)
+    assert table[("finetune", "rotten_tomatoes", "500", "electra", 100)]["stdev"] == pytest.approx(0.01)
+    pretraining = {"electra": dict(step=100, seconds=60, mlm_loss=5.0, mlm_accuracy=0.2, eval_auc_random=0.9,
+                                   eval_auc_generator=0.6)}
+    electra_vs_mlm.write_report(args, table, "cmd", pretraining, 30)
+    md = open(tmp_path / "r.md").read()
+    assert "| electra | 100 | 1 | 71.0 ± 1.0 | 71.0 ± 1.0 |" in md
+    assert "| none | 0 | 0 | 61.0 ± 1.0 | 61.0 ± 1.0 |" in md and "| electra | 100 | 1 | 70.0 | 70.0 |" in md
+    assert os.path.exists(tmp_path / "r.png")
