@@ -19,7 +19,7 @@ def text(tmp_path_factory):
 
 def tiny_recipe(text, **train):
     values = dict(steps=8, batch_size=4, learning_rate=1e-3, warmup_steps=2, log_every=2,
-                  checkpoint_every=4)
+                  checkpoint_every=4, probe_examples=16)
     values.update(train)
     return recipes.recipe_from_dict({
         "model": RECIPE_MODEL,
@@ -120,3 +120,42 @@ def test_bad_input_leaves_no_run_directory(text, tmp_path):
     with pytest.raises(ValueError, match=r"missing.txt: no such file or directory"):
         training.pretrain(recipe, output_dir=tmp_path, run_name="run", cache_dir=tmp_path / "cache", verbose=0)
     assert not (tmp_path / "run").exists()  # fixing the path and rerunning is not "another recipe"
+
+
+def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, finished):
+    """metrics.csv's probe columns are the final discriminator's scores on the held-out shard."""
+    root, run = finished
+    rows = training.read_metrics(os.path.join(run, "metrics.csv"))
+    assert all(0 <= r["eval_auc_random"] <= 1 and 0 <= r["eval_auc_generator"] <= 1 for r in rows)
+    shards = training.list_shards(str(next((root / "cache" / "data").iterdir())))
+    train_files, probe_files = training.held_out_split(shards, 16)
+    assert probe_files == shards[-1:] and train_files == shards[:-1]  # never trained on
+    model = keras.saving.load_model(os.path.join(run, "pretrainer.keras"))
+    tokenizer = training.load_tokenizer(run)
+    probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0)
+    again = probe(model)
+    assert again["eval_auc_random"] == pytest.approx(rows[-1]["eval_auc_random"], abs=1e-6)
+    assert again["eval_auc_generator"] == pytest.approx(rows[-1]["eval_auc_generator"], abs=1e-6)
+    # Random replacements are ordinary pieces, never [UNK], [CLS] or [unused0].
+    ordinary = {i for i, t in enumerate(tokenizer.tokens) if not t.startswith("[")}
+    s = probe.probe_set
+    assert set(s.random_ids[s.random_labels == 1].tolist()) <= ordinary
+
+
+def test_detect_on_a_run_directory_prints_each_piece_with_its_probability(finished, capsys):
+    from electra_keras import cli
+    from electra_keras.detection import detect
+
+    _, run = finished
+    code = cli.main(["detect", "--model", str(run), "the cat sees a river.", "old stone house"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    found = detect(str(run), ["the cat sees a river.", "old stone house"])
+    assert lines == [f.format() for f in found]  # piped: no colour codes
+    assert found[0].pieces == ["the", "cat", "sees", "a", "river", "."]
+    model = keras.saving.load_model(os.path.join(run, "discriminator.keras"))
+    ids = training.load_tokenizer(run).encode("old stone house")
+    x = {"token_ids": np.array([[101, *ids, 102]], "int32"), "segment_ids": np.zeros((1, 5), "int32"),
+         "padding_mask": np.ones((1, 5), "int32")}
+    logits = keras.ops.convert_to_numpy(model(x))[0, 1:-1]
+    np.testing.assert_allclose(found[1].probabilities, 1 / (1 + np.exp(-logits)), atol=1e-5)
