@@ -32,6 +32,11 @@ CANDIDATES = {
     "lr1e-3_gen1/8": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.125"],
     "lr1e-3_mask0.25": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.mask_prob=0.25"],
     "lr1e-3_nodrop": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.dropout=0.0"],
+    "lr1e-3_temp2": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.temperature=2.0"],
+    "lr1e-3_genw0.1": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25",
+                       "model.generator_loss_weight=0.1"],
+    "lr2e-3_genw0.1": ["train.learning_rate=2e-3", "model.generator_hidden_fraction=0.25",
+                       "model.generator_loss_weight=0.1"],
 }
 
 
@@ -41,30 +46,35 @@ def parse_args():
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=OVERRIDE;OVERRIDE",
                         help="more candidates, e.g. 'lr2e-3=train.learning_rate=2e-3'")
     parser.add_argument("--steps", type=int, default=None, help="default: the recipe's")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="runs at a time (their minutes then count the sharing)")
     parser.add_argument("--work", default=os.path.join(os.path.expanduser("~"), ".cache", "electra_keras", "tiny_sweep"))
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     return parser.parse_args()
 
 
-def run_one(name, overrides, args):
-    """Train one candidate in a fresh process (Keras keeps global state); returns its record."""
-    run_dir = os.path.join(args.work, name.replace("/", "_"))
-    record_path = os.path.join(run_dir, "sweep.json")
-    if os.path.exists(record_path):
-        with open(record_path) as f:
-            return json.load(f)
+def record_path(name, args):
+    return os.path.join(args.work, name.replace("/", "_"), "sweep.json")
+
+
+def launch(name, overrides, args):
+    """Start training one candidate in a fresh process (Keras keeps global state)."""
     overrides = BASE + overrides
     if args.steps:
         overrides = overrides + [f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}"]
-    start = time.perf_counter()
     command = [sys.executable, "-m", "electra_keras.cli", "pretrain", "--output-dir", args.work,
                "--run-name", name.replace("/", "_"), "--overwrite", "--no-demo"]
     for item in overrides:
         command += ["--set", item]
     print(f"== {name}: {' '.join(overrides)}", flush=True)
-    subprocess.run(command, check=True)
+    return subprocess.Popen(command), overrides, time.perf_counter()
+
+
+def collect(name, overrides, start, args):
+    """The record of a finished candidate's run, written beside it."""
     from electra_keras.training import read_metrics
 
+    run_dir = os.path.join(args.work, name.replace("/", "_"))
     rows = read_metrics(os.path.join(run_dir, "metrics.csv"))
     with open(os.path.join(run_dir, "recipe.json")) as f:
         warmup = json.load(f)["train"]["warmup_steps"]
@@ -77,9 +87,31 @@ def run_one(name, overrides, args):
         "disc_auc": last["disc_auc"], "mlm_accuracy": last["mlm_accuracy"],
         "curve": [(r["step"], r["eval_auc_random"], r["eval_auc_generator"]) for r in rows],
     }
-    with open(record_path, "w") as f:
+    with open(record_path(name, args), "w") as f:
         json.dump(record, f)
     return record
+
+
+def run_all(names, candidates, args):
+    """Every candidate once, `args.parallel` at a time; finished ones are read back."""
+    pending = [n for n in names if not os.path.exists(record_path(n, args))]
+    running = {}
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            name = pending.pop(0)
+            running[name] = launch(name, candidates[name], args)
+        time.sleep(2)
+        for name, (process, overrides, start) in list(running.items()):
+            if process.poll() is not None:
+                del running[name]
+                if process.returncode:
+                    raise SystemExit(f"{name}: pretrain exited with {process.returncode}")
+                collect(name, overrides, start, args)
+    records = []
+    for name in names:
+        with open(record_path(name, args)) as f:
+            records.append(json.load(f))
+    return records
 
 
 def write_report(records, args):
@@ -128,7 +160,7 @@ def main():
         name, overrides = item.split("=", 1)
         candidates[name] = overrides.split(";")
     names = args.only or list(candidates)
-    records = [run_one(name, candidates[name], args) for name in names]
+    records = run_all(names, candidates, args)
     write_report(records, args)
 
 

@@ -4,7 +4,8 @@ The AUC that training reports is measured against the generator's own samples, s
 the generator improves even while the discriminator learns. The probe measures the
 discriminator on text it never trained on, corrupted two ways at the same positions:
 
-- `eval_auc_generator`: the generator's samples, as in training (gets harder as it learns);
+- `eval_auc_generator`: the generator's samples at the training temperature, as in training
+  (gets harder as the generator learns);
 - `eval_auc_random`: uniformly random vocabulary ids (the same difficulty at every step).
 
 The positions, the [MASK]/keep choice, the random ids and the uniforms of the generator's sample
@@ -187,7 +188,8 @@ class DiscriminatorProbe:
             self._generator = (pretrainer, keras.Model({**inputs, "mask_positions": positions}, logits))
         logits = self._predict(self._generator[1], {**self._inputs(s.generator_input),
                                                    "mask_positions": s.mask_positions})
-        sampled = sample_by_inverse_cdf(logits, s.sample_uniforms)  # (examples, predictions)
+        # At the training temperature: the samples the discriminator is trained against.
+        sampled = sample_by_inverse_cdf(logits / pretrainer.config.temperature, s.sample_uniforms)
         corrupted = s.token_ids.copy()
         rows = np.nonzero(s.mask_weights)[0]
         corrupted[rows, s.mask_positions[s.mask_weights]] = sampled[s.mask_weights]

@@ -69,7 +69,9 @@ def model():
     return ek.ElectraPretrainer(tiny_config(), seed=0)
 
 
-def test_probe_aucs_are_the_discriminators_own(model):
+@pytest.mark.parametrize("temperature", [1.0, 2.0])
+def test_probe_aucs_are_the_discriminators_own(model, temperature, monkeypatch):
+    monkeypatch.setattr(model, "config", model.config.replace(temperature=temperature))
     batch = make_batch(batch_size=8, seq_len=32)
     s = make_probe_set(batch, model.config, seed=1)
     probe = DiscriminatorProbe(s, batch_size=3)  # batches that do not divide the set
@@ -87,6 +89,7 @@ def test_probe_aucs_are_the_discriminators_own(model):
     x = {"token_ids": s.generator_input, "segment_ids": s.segment_ids, "padding_mask": s.padding_mask}
     logits = keras.ops.convert_to_numpy(model.mlm_head(model.generator_backbone(x, training=False),
                                                        s.mask_positions))
+    logits = logits / temperature  # the generator samples at the training temperature
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     corrupted = s.token_ids.copy()
