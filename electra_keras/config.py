@@ -10,7 +10,7 @@ import json
 import math
 
 OBJECTIVES = ("electra", "mlm")
-WEIGHT_SHARING = ("embeddings", "none", "all")
+WEIGHT_SHARING = ("embeddings", "gdes", "none", "all")
 
 # Each preset only lists what differs from the dataclass defaults (which are ELECTRA-Small's).
 PRESETS = {
@@ -80,8 +80,10 @@ class ElectraConfig:
     generator_hidden_fraction: float = 0.25  # generator H = round(H * fraction)
     generator_layer_fraction: float = 1.0  # the original keeps the full depth
     # "embeddings": generator and discriminator share word/position/segment embeddings and
-    # their LayerNorm (the paper's default); "none": each has its own; "all": one encoder
-    # serves as both (requires generator_hidden_fraction == 1).
+    # their LayerNorm (the paper's default); "gdes": DeBERTaV3's gradient-disentangled sharing,
+    # the discriminator reads stop_gradient(shared) + its own zero-initialised deltas, so only
+    # the generator's loss trains the shared block (layers.ElectraGDESEmbeddings); "none": each
+    # has its own; "all": one encoder serves as both (requires generator_hidden_fraction == 1).
     weight_sharing: str = "embeddings"
 
     # --- Objective ---

@@ -219,6 +219,7 @@ def layout_map(mesh):
     """
     layouts = keras.distribution.LayoutMap(mesh)  # keys are regexes matched to whole variable paths
     layouts[r".*token_embedding/embeddings"] = ("model", None)
+    layouts[r".*token_embedding_delta"] = ("model", None)  # weight_sharing="gdes": the table's delta
     layouts[r".*self_attention_layer/(query|key|value)/kernel"] = (None, "model", None)
     layouts[r".*self_attention_layer/(query|key|value)/bias"] = ("model", None)
     layouts[r".*self_attention_layer/attention_output/kernel"] = ("model", None, None)

@@ -24,6 +24,8 @@ def pretraining_flops_per_step(config, batch_size, seq_len=None):
 
     ELECTRA: generator encoder + MLM head at the masked positions + discriminator encoder +
     RTD head at every token. MLM baseline: one encoder + MLM head at the masked positions.
+    weight_sharing "gdes" costs what "embeddings" does: its deltas are added to the shared
+    embeddings element-wise, no matrix product (their parameters are counted by the model).
 
     Example:
     >>> from electra_keras.config import ElectraConfig
@@ -44,7 +46,7 @@ def pretraining_flops_per_step(config, batch_size, seq_len=None):
     gen = config.generator_sizes()
     macs = seq_len * encoder_macs_per_token(gen["hidden_dim"], gen["intermediate_dim"], gen["num_layers"],
                                             seq_len, embed) + mlm_head(gen["hidden_dim"])
-    if config.objective == "electra" and config.weight_sharing != "all":
+    if config.objective == "electra" and config.weight_sharing != "all":  # embeddings, gdes, none
         disc = config.discriminator_sizes()
         h = disc["hidden_dim"]
         macs += seq_len * (encoder_macs_per_token(h, disc["intermediate_dim"], disc["num_layers"], seq_len, embed)

@@ -50,7 +50,8 @@ def load(path, source_format=None, vocab=None, lower_case=None, num_heads=None, 
 
     vocab / lower_case override the tokenizer found with the model (TF1 checkpoints need a
     vocab.txt beside them or `vocab`); num_heads is for TF1 checkpoints whose head count is not
-    H // 64; generator is a Hugging Face generator directory to pair with a discriminator.
+    H // 64; generator is a Hugging Face generator directory to pair with a discriminator
+    (False: the discriminator alone, even with a generator/ beside it).
     """
     fmt = source_format or detect_format(path)
     if fmt == "tf1":

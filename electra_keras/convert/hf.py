@@ -172,7 +172,9 @@ def load_hf(path, generator=None, vocab=None, lower_case=None):
     `path` holds an ElectraForPreTraining, ElectraForMaskedLM or ElectraModel (which one is
     read from its tensors). With `generator` (a second directory, or `path/generator/` when it
     exists) the pair becomes one ElectraPretrainer whose generator shares the discriminator's
-    embeddings; the generator's copy of them must be equal. The tokenizer is read from
+    embeddings; the generator's copy of them must be equal (a weight_sharing="gdes" pretrainer's
+    export has unequal ones: read its discriminator alone with `generator=False`, which pairs
+    with nothing). The tokenizer is read from
     vocab.txt/tokenizer.json in `path` unless `vocab` is given.
     """
     config_hf = read_config(path)
@@ -180,6 +182,8 @@ def load_hf(path, generator=None, vocab=None, lower_case=None):
     kind = _model_kind(tensors)
     if generator is None and kind == "discriminator" and is_hf_directory(os.path.join(path, GENERATOR_DIR)):
         generator = os.path.join(path, GENERATOR_DIR)
+    if generator is False:  # the discriminator alone, though a generator/ lies beside it
+        generator = None
     tokenizer = find_tokenizer(path, vocab, lower_case)
     if tokenizer is None:
         raise FileNotFoundError(f"{path} has no vocab.txt or tokenizer.json: pass the model's vocabulary "

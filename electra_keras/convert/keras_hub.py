@@ -45,8 +45,12 @@ def _copy(pairs, to_keras_hub):
 
 
 def to_keras_hub_backbone(backbone):
-    """A `keras_hub.models.ElectraBackbone` with the weights of our `backbone`."""
+    """A `keras_hub.models.ElectraBackbone` with the weights of our `backbone` (GDES deltas folded in)."""
     import keras_hub
+
+    from electra_keras.models import folded_backbone
+
+    backbone = folded_backbone(backbone)
 
     theirs = keras_hub.models.ElectraBackbone(
         vocab_size=backbone.vocabulary_size,

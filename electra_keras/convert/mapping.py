@@ -96,14 +96,31 @@ class Parts:
     generator_backbone: object = None  # when the generator has its own encoder
     mlm_head: object = None
     shared_embeddings: bool = False  # the generator uses the backbone's embedding block
+    gdes: bool = False  # weight_sharing="gdes": `backbone` and its head are folded copies
 
     @classmethod
     def of(cls, model):
-        """Parts of an ElectraPretrainer, a discriminator model or an ElectraBackbone."""
+        """Parts of an ElectraPretrainer, a discriminator model or an ElectraBackbone.
+
+        A discriminator under weight_sharing="gdes" (embeddings = stop_gradient(shared) + delta)
+        is given folded (`folded_discriminator`): an ordinary backbone whose embeddings hold
+        shared + delta, which is what every other format can hold. Those parts are copies, to
+        read from and never to load into; checkpoints are only ever loaded into models that
+        `build_model` makes, which have no GDES.
+        """
         from electra_keras.layers import ElectraDiscriminatorHead
-        from electra_keras.models import ElectraBackbone, ElectraPretrainer
+        from electra_keras.models import ElectraBackbone, ElectraPretrainer, folded_backbone, folded_discriminator
 
         if isinstance(model, ElectraPretrainer):
+            if model.discriminator is not None and model.discriminator_backbone.is_gdes:
+                folded = cls.of(folded_discriminator(model))
+                return cls(
+                    backbone=folded.backbone,
+                    discriminator_head=folded.discriminator_head,
+                    generator_backbone=model.generator_backbone,  # owns the shared block
+                    mlm_head=model.mlm_head,
+                    gdes=True,
+                )
             generator = model.generator_backbone
             own_generator = generator is not model.backbone
             return cls(
@@ -114,10 +131,12 @@ class Parts:
                 shared_embeddings=own_generator and generator.embeddings is model.embeddings,
             )
         if isinstance(model, ElectraBackbone):
-            return cls(backbone=model)
+            return cls(backbone=folded_backbone(model), gdes=model.is_gdes)
         backbones = [l for l in model.layers if isinstance(l, ElectraBackbone)]
         heads = [l for l in model.layers if isinstance(l, ElectraDiscriminatorHead)]
         if len(backbones) == 1 and len(heads) == 1:
+            if backbones[0].is_gdes:
+                return cls.of(folded_discriminator(model))
             return cls(backbone=backbones[0], discriminator_head=heads[0])
         raise TypeError(
             f"expected an ElectraPretrainer, a discriminator (ElectraBackbone + ElectraDiscriminatorHead) "
@@ -147,6 +166,8 @@ def _relative(variable, layer):
 
 def _component_variables(backbone):
     """{"embeddings/token_embedding/embeddings": variable, "transformer_layer_0/...": ...}."""
+    if backbone.is_gdes:  # its embedding variables are the shared block's and deltas: not one table
+        raise ValueError(f"{backbone.name!r} has GDES embeddings; convert folded_backbone(backbone)")
     found = {}
     components = [backbone.embeddings, backbone.embeddings_project, *backbone.transformer_layers]
     for component in components:
@@ -196,6 +217,17 @@ def plan(parts, fmt):
     """
     if fmt not in ("tf1", "hf"):
         raise ValueError(f"unknown format {fmt!r}: expected 'tf1' or 'hf'")
+    if fmt == "tf1" and parts.gdes and parts.generator_backbone is not None:
+        # The original's checkpoint holds one embedding block that both networks read
+        # ("electra/embeddings"); a GDES pretrainer has two (the generator's, and the
+        # discriminator's shared + delta), and the original's untied form has generator-wide tables.
+        raise ValueError(
+            "a weight_sharing='gdes' pretrainer has no TF1 checkpoint form: its discriminator's "
+            "embeddings are the generator's plus learned deltas, and the original's checkpoint holds one "
+            "embedding block for both networks. Convert the discriminator instead: the "
+            "discriminator.keras a run saves (or electra_keras.models.folded_discriminator(model)), "
+            "which holds the folded embeddings"
+        )
     one_file = fmt == "tf1"
     main_source = "checkpoint" if one_file else "discriminator"
     gen_source = "checkpoint" if one_file else "generator"
@@ -296,7 +328,9 @@ def assign(entries, tensors, fmt, what="checkpoint", duplicate_atol=1e-6):
     if differing:
         raise ConversionError(
             f"the {what} has untied embeddings where the model shares one block between the generator "
-            "and the discriminator:\n  " + "\n  ".join(differing))
+            "and the discriminator (a weight_sharing='gdes' pretrainer is written so: its discriminator "
+            "holds the shared embeddings plus its deltas; read the discriminator alone with "
+            "convert.load(path, generator=False)):\n  " + "\n  ".join(differing))
     for entry, value in values:
         if not entry.duplicate:
             entry.variable.assign(value)

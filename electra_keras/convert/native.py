@@ -22,15 +22,24 @@ def is_model_directory(path):
 
 
 def model_files(model):
-    """{"pretrainer": model, "discriminator": ..., "backbone": ...}: the parts saved for `model`."""
-    kind = kind_of(model)
-    if kind in ("pretrainer", "generator"):
-        return {"pretrainer": model, "discriminator": model.discriminator, "backbone": model.backbone}
-    if kind == "discriminator":
-        from electra_keras.convert.mapping import Parts
+    """{"pretrainer": model, "discriminator": ..., "backbone": ...}: the parts saved for `model`.
 
-        return {"discriminator": model, "backbone": Parts.of(model).backbone}
-    return {"backbone": model}
+    The discriminator and backbone are ordinary ELECTRA models: under weight_sharing="gdes" the
+    discriminator's embedding deltas are folded into its own embeddings (`folded_discriminator`),
+    so fine-tuning, conversion and export of those files see a plain encoder. The pretrainer
+    is saved as it is.
+    """
+    from electra_keras.convert.mapping import Parts
+    from electra_keras.models import folded_backbone, folded_discriminator
+
+    kind = kind_of(model)
+    if kind == "generator":
+        return {"pretrainer": model, "discriminator": None, "backbone": model.backbone}
+    if kind in ("pretrainer", "discriminator"):
+        discriminator = folded_discriminator(model)
+        files = {"pretrainer": model} if kind == "pretrainer" else {}
+        return {**files, "discriminator": discriminator, "backbone": Parts.of(discriminator).backbone}
+    return {"backbone": folded_backbone(model)}
 
 
 def save_models(model, directory):

@@ -1,9 +1,9 @@
 """Models: the encoder, the pretraining model, and the fine-tuning heads."""
 
-from electra_keras.models.electra_backbone import ElectraBackbone
+from electra_keras.models.electra_backbone import ElectraBackbone, folded_backbone
 from electra_keras.models.electra_classifier import ElectraClassifier
-from electra_keras.models.electra_pretrainer import ElectraPretrainer, build_discriminator
+from electra_keras.models.electra_pretrainer import ElectraPretrainer, build_discriminator, folded_discriminator
 from electra_keras.models.electra_span_extractor import ElectraSpanExtractor
 
 __all__ = ["ElectraBackbone", "ElectraClassifier", "ElectraPretrainer", "ElectraSpanExtractor",
-           "build_discriminator"]
+           "build_discriminator", "folded_backbone", "folded_discriminator"]

@@ -1,7 +1,7 @@
 """ElectraBackbone: the encoder that both of ELECTRA's networks are made of."""
 
 import keras
-from electra_keras.layers import ElectraEmbeddings, ElectraTransformerEncoder
+from electra_keras.layers import ElectraEmbeddings, ElectraGDESEmbeddings, ElectraTransformerEncoder
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -20,9 +20,13 @@ class ElectraBackbone(keras.Model):
         hidden_dim, num_layers, num_heads, intermediate_dim: encoder sizes.
         dropout: on hidden states and attention probabilities.
         layer_norm_epsilon, initializer_range: as in the original.
-        embeddings: an existing `ElectraEmbeddings` to share (generator and discriminator);
-            its sizes must match. When None the backbone makes its own. Not serialized:
-            the owner of a shared block (ElectraPretrainer) rebuilds the tie on load.
+        embeddings: an existing `ElectraEmbeddings` to share (generator and discriminator),
+            or an `ElectraGDESEmbeddings` (the discriminator under weight_sharing="gdes"); its
+            sizes must match. When None the backbone makes its own. An `ElectraEmbeddings` is not
+            serialized: the owner of a shared block (ElectraPretrainer) rebuilds the tie on load.
+            An `ElectraGDESEmbeddings` is, with its shared block, so a GDES backbone saved alone
+            loads back whole (untied, with its own copy of that block); `folded_backbone` gives
+            the ordinary backbone that computes the same.
         dtype: dtype policy, e.g. "mixed_bfloat16".
 
     Example:
@@ -151,6 +155,7 @@ class ElectraBackbone(keras.Model):
             "dropout": self.dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "initializer_range": self.initializer_range,
+            **({"embeddings": keras.layers.serialize(self.embeddings)} if self.is_gdes else {}),
         }
 
     @classmethod
@@ -158,7 +163,43 @@ class ElectraBackbone(keras.Model):
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        if isinstance(config.get("embeddings"), dict):
+            config["embeddings"] = keras.layers.deserialize(config["embeddings"])
         return cls(**config)
+
+    @property
+    def is_gdes(self):
+        """Whether the embeddings are a GDES view (shared block + deltas) rather than a block."""
+        return isinstance(self.embeddings, ElectraGDESEmbeddings)
+
+
+def folded_backbone(backbone):
+    """An ordinary `ElectraBackbone` computing what `backbone` computes, its GDES deltas folded in.
+
+    Under weight_sharing="gdes" the discriminator's embeddings are stop_gradient(shared) + delta;
+    the backbone returned here has its own `ElectraEmbeddings` holding shared + delta and copies of
+    every other weight, so fine-tuning, conversion and export see a plain ELECTRA encoder. A
+    backbone without GDES embeddings is returned as it is.
+
+    Example:
+    >>> from electra_keras import ElectraConfig, ElectraPretrainer
+    >>> model = ElectraPretrainer(ElectraConfig.from_preset("tiny", vocabulary_size=200,
+    ...     num_layers=1, weight_sharing="gdes"))
+    >>> type(folded_backbone(model.backbone).embeddings).__name__
+    'ElectraEmbeddings'
+    """
+    if not backbone.is_gdes:
+        return backbone
+    folded = ElectraBackbone.from_config(
+        {k: v for k, v in backbone.get_config().items() if k != "embeddings"}
+    )
+    backbone.embeddings.fold_into(folded.embeddings)
+    pairs = list(zip(backbone.transformer_layers, folded.transformer_layers))
+    if backbone.embeddings_project is not None:
+        pairs.append((backbone.embeddings_project, folded.embeddings_project))
+    for source, target in pairs:
+        target.set_weights(source.get_weights())
+    return folded
 
 
 def _check_shared_embeddings(embeddings, **expected):

@@ -6,8 +6,8 @@ from keras import ops
 from electra_keras import distribute, objectives
 from electra_keras.config import ElectraConfig
 from electra_keras.distribute import global_sum
-from electra_keras.layers import ElectraDiscriminatorHead, ElectraMaskedLMHead
-from electra_keras.models.electra_backbone import ElectraBackbone
+from electra_keras.layers import ElectraDiscriminatorHead, ElectraGDESEmbeddings, ElectraMaskedLMHead
+from electra_keras.models.electra_backbone import ElectraBackbone, folded_backbone
 
 INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
@@ -24,6 +24,11 @@ class ElectraPretrainer(keras.Model):
 
     With `config.objective == "mlm"` the same class trains a BERT-style masked LM (dynamic
     masking, no NSP) at the discriminator's size: the paper's baseline.
+
+    With `config.weight_sharing == "gdes"` (DeBERTaV3's gradient-disentangled embedding sharing)
+    the generator owns the embedding block (`self.embeddings`) and the discriminator reads it
+    through `ElectraGDESEmbeddings`, stop_gradient(block) + its own deltas; `folded_discriminator`
+    gives the ordinary discriminator that computes the same, as a run saves it.
 
     Args:
         config: an `ElectraConfig`.
@@ -66,21 +71,31 @@ class ElectraPretrainer(keras.Model):
             )
 
         electra = cfg.objective == "electra"
-        # The discriminator (or, for "mlm", the one encoder) owns the embedding block; under
-        # "tie embeddings" the generator reuses all of it but the E->H projection.
-        main = make_backbone(
-            cfg.discriminator_sizes(), None, "discriminator_backbone" if electra else "backbone"
-        )
-        self.embeddings = main.embeddings
-        self.discriminator_backbone = main if electra else None
-        self.discriminator = None
-        if not electra or cfg.weight_sharing == "all":
-            self.generator_backbone = main
-        else:
-            shared = None if cfg.weight_sharing == "none" else self.embeddings
-            self.generator_backbone = make_backbone(
-                cfg.generator_sizes(), shared, "generator_backbone"
+        if electra and cfg.weight_sharing == "gdes":
+            # GDES: the generator owns the block and its MLM loss alone trains it; the
+            # discriminator reads stop_gradient(block) + its own deltas.
+            self.generator_backbone = make_backbone(cfg.generator_sizes(), None, "generator_backbone")
+            self.embeddings = self.generator_backbone.embeddings
+            gdes = ElectraGDESEmbeddings(self.embeddings, dtype=dtype, name="embeddings")
+            self.discriminator_backbone = make_backbone(
+                cfg.discriminator_sizes(), gdes, "discriminator_backbone"
             )
+        else:
+            # The discriminator (or, for "mlm", the one encoder) owns the embedding block; under
+            # "tie embeddings" the generator reuses all of it but the E->H projection.
+            main = make_backbone(
+                cfg.discriminator_sizes(), None, "discriminator_backbone" if electra else "backbone"
+            )
+            self.embeddings = main.embeddings
+            self.discriminator_backbone = main if electra else None
+            if not electra or cfg.weight_sharing == "all":
+                self.generator_backbone = main
+            else:
+                shared = None if cfg.weight_sharing == "none" else self.embeddings
+                self.generator_backbone = make_backbone(
+                    cfg.generator_sizes(), shared, "generator_backbone"
+                )
+        self.discriminator = None
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=self.generator_backbone.token_embedding,
             layer_norm_epsilon=cfg.layer_norm_epsilon,
@@ -239,6 +254,53 @@ class ElectraPretrainer(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(ElectraConfig.from_dict(config.pop("config")), **config)
+
+
+def folded_discriminator(model):
+    """The discriminator of `model` as an ordinary model, GDES deltas folded into its embeddings.
+
+    Under weight_sharing="gdes" the discriminator's embeddings are stop_gradient(shared) +
+    delta (`ElectraGDESEmbeddings`); the model returned here is `build_discriminator` over a
+    plain `ElectraBackbone` whose own embedding tables and LayerNorm hold shared + delta, with
+    copies of every other weight: the same logits, and what `discriminator.keras` of a run
+    holds. Otherwise the discriminator itself is returned.
+
+    Args:
+        model: an `ElectraPretrainer` (objective "electra"), or a discriminator made by
+            `build_discriminator`.
+
+    Returns:
+        A keras.Model: {token_ids, segment_ids, padding_mask} -> (batch, seq) float32 logits.
+
+    Example:
+    >>> import numpy as np
+    >>> cfg = ElectraConfig.from_preset("tiny", vocabulary_size=200, num_layers=1, weight_sharing="gdes")
+    >>> model = ElectraPretrainer(cfg, seed=0)
+    >>> batch = {"token_ids": np.full((2, 16), 7, "int32"),
+    ...          "segment_ids": np.zeros((2, 16), "int32"), "padding_mask": np.ones((2, 16), "int32")}
+    >>> folded = keras.ops.convert_to_numpy(folded_discriminator(model)(batch))
+    >>> bool(np.allclose(folded, keras.ops.convert_to_numpy(model.discriminator(batch)), atol=1e-6))
+    True
+    """
+    discriminator = model.discriminator if isinstance(model, ElectraPretrainer) else model
+    if discriminator is None:
+        raise ValueError(
+            f"{model.name!r} has no discriminator (objective {model.config.objective!r}); "
+            "only an ELECTRA pretrainer has one to fold"
+        )
+    backbones = [l for l in discriminator.layers if isinstance(l, ElectraBackbone)]
+    heads = [l for l in discriminator.layers if isinstance(l, ElectraDiscriminatorHead)]
+    if len(backbones) != 1 or len(heads) != 1:
+        raise TypeError(
+            f"expected an ElectraPretrainer or a discriminator (ElectraBackbone + ElectraDiscriminatorHead), "
+            f"got {type(discriminator).__name__} {discriminator.name!r}"
+        )
+    backbone, head = backbones[0], heads[0]
+    if not backbone.is_gdes:
+        return discriminator
+    folded = build_discriminator(folded_backbone(backbone), dtype=head.dtype_policy)
+    folded.get_layer(head.name).set_weights(head.get_weights())
+    return folded
 
 
 def build_discriminator(backbone, dtype=None):
