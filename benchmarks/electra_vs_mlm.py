@@ -55,6 +55,8 @@ def parse_args(argv=None):
     parser.add_argument("--min-finetune-steps", type=int, default=0,
                         help="small training sets get more epochs, up to this many steps (batch 32)")
     parser.add_argument("--linear-probe", action="store_true", help="also score frozen features")
+    parser.add_argument("--objectives", nargs="+", default=["electra", "mlm"], choices=["electra", "mlm"],
+                        help="the pretraining runs to make and evaluate (both by default)")
     parser.add_argument("--name", default="electra_vs_mlm", help="stem of the result files")
     parser.add_argument("--snapshots", type=int, default=3, help="points along the budget to fine-tune")
     parser.add_argument("--final-only", action="store_true",
@@ -119,7 +121,7 @@ def pretrain_both(args, corpus):
     per_step = {o: pretraining_flops_per_step(sized.replace(objective=o), 32) for o in ("electra", "mlm")}
     budget = args.steps * per_step["electra"]
     points = []
-    for objective in ("electra", "mlm"):
+    for objective in args.objectives:
         steps = int(round(budget / per_step[objective] / 50)) * 50  # a multiple of log_every
         marks = sorted({int(round(steps * (i + 1) / args.snapshots / 50)) * 50 for i in range(args.snapshots)})
         run_dir = os.path.join(args.work, "pretraining", objective)
@@ -391,7 +393,7 @@ def main():
         sys.exit(f"missing corpus files (see ../shared/data/README.md): {', '.join(missing)}")
     points = pretrain_both(args, corpus)
     if args.final_only:
-        points = [max((p for p in points if p[0] == o), key=lambda p: p[1]) for o in ("electra", "mlm")]
+        points = [max((p for p in points if p[0] == o), key=lambda p: p[1]) for o in args.objectives]
     points = random_init(args, points) + points
     results = evaluate_all(args, points)
     import keras

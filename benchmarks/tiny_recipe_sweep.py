@@ -33,10 +33,13 @@ CANDIDATES = {
     "lr1e-3_mask0.25": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.mask_prob=0.25"],
     "lr1e-3_nodrop": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.dropout=0.0"],
     "lr1e-3_temp2": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.temperature=2.0"],
-    "lr1e-3_genw0.1": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25",
-                       "model.generator_loss_weight=0.1"],
-    "lr2e-3_genw0.1": ["train.learning_rate=2e-3", "model.generator_hidden_fraction=0.25",
-                       "model.generator_loss_weight=0.1"],
+    "lr1e-3_temp3": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25", "model.temperature=3.0"],
+    "lr2e-3_temp2": ["train.learning_rate=2e-3", "model.generator_hidden_fraction=0.25", "model.temperature=2.0"],
+    "lr1e-3_temp3_nodrop": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25",
+                            "model.temperature=3.0", "model.dropout=0.0"],
+    # Gradient-disentangled embedding sharing against the row it modifies, at equal steps.
+    "lr1e-3_temp2_gdes": ["train.learning_rate=1e-3", "model.generator_hidden_fraction=0.25",
+                          "model.temperature=2.0", "model.weight_sharing=gdes"],
 }
 
 

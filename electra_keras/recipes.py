@@ -17,6 +17,9 @@ import tomllib
 from electra_keras.config import ElectraConfig
 
 DEFAULT_CORPUS = "wiki_leads"
+# [model] of the default recipe, and of a recipe file without a [model] section: the tiny model,
+# its generator sampling at temperature 3, no dropout (benchmarks/tiny_recipe_sweep.py).
+DEFAULT_MODEL = {"preset": "tiny", "temperature": 3.0, "dropout": 0.0}
 RECIPE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
 
 
@@ -37,15 +40,15 @@ class DataRecipe:
 
 @dataclasses.dataclass
 class TrainRecipe:
-    steps: int = 300
+    steps: int = 1000
     batch_size: int = 32
-    learning_rate: float = 2e-3
-    warmup_steps: int = 30
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
     weight_decay: float = 0.01
     dtype: str = "float32"
     seed: int = 0
-    log_every: int = 25
-    checkpoint_every: int = 100
+    log_every: int = 50
+    checkpoint_every: int = 500
     keep_checkpoints: int = 2
     strategy: str = "auto"  # electra_keras.distribute: auto, none, mirrored, multi_worker, tpu, data_parallel, model_parallel
     jit_compile: str = "auto"  # XLA: "auto" (Keras's choice per backend), "true" or "false"
@@ -65,7 +68,7 @@ CHOICES = {"encoding_errors": ("strict", "replace"),
 @dataclasses.dataclass
 class Recipe:
     name: str = "tiny"
-    model: dict = dataclasses.field(default_factory=lambda: {"preset": "tiny"})
+    model: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_MODEL))
     data: DataRecipe = dataclasses.field(default_factory=DataRecipe)
     train: TrainRecipe = dataclasses.field(default_factory=TrainRecipe)
 
@@ -174,7 +177,7 @@ def recipe_from_dict(values, source="recipe", name="recipe"):
         raise ValueError(f"{source}: unknown section [{unknown[0]}]; expected [model], [data] and [train]")
     data = _check_section(source, "data", values.get("data", {}), DataRecipe)
     train = _check_section(source, "train", values.get("train", {}), TrainRecipe)
-    model = _check_model(source, values.get("model", {"preset": "tiny"}), data.seq_len)
+    model = _check_model(source, values.get("model", dict(DEFAULT_MODEL)), data.seq_len)
     return Recipe(name=name, model=model, data=data, train=train)
 
 
