@@ -459,7 +459,8 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
             train.batch_size)
 
     probe = None
-    if probe_files and config.objective == "electra" and dist.is_chief:
+    # A probe of its own on the chief would run collectives the other workers never join.
+    if probe_files and config.objective == "electra" and dist.num_workers == 1:
         probe = make_probe(probe_files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed)
         held_out = "held out" if probe_files[0] not in files else "also trained on: the data has one shard"
         say(f"probe: {train.probe_examples} examples of {os.path.basename(probe_files[0])} ({held_out}), "
