@@ -44,6 +44,11 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
     parser.add_argument("--work", default=None, help="default: ~/.cache/electra_keras/<name>")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--corpus", nargs="+", default=CORPUS, metavar="FILE",
+                        help="pretraining text, relative to --data (default: %(default)s)")
+    parser.add_argument("--task-text", action="store_true",
+                        help="also pretrain on the text (never the labels) of the tasks' training splits: "
+                             "the few-label setting, where unlabelled in-domain text is plentiful")
     parser.add_argument("--steps", type=int, default=6000, help="ELECTRA pretraining steps (batch 32 x 128)")
     parser.add_argument("--pretrain-learning-rate", type=float, default=None,
                         help="peak pretraining rate of both objectives (default: the tiny recipe's)")
@@ -134,6 +139,22 @@ def pretrain_both(args, corpus):
                      callbacks=[Snapshots(run_dir, marks).callback], verbose=2, demo=False)
         points += [(objective, m, m * per_step[objective], snapshot_dir(run_dir, m)) for m in marks]
     return points
+
+
+def task_text(args, task):
+    """The texts of `task`'s training split, one per line, as a text file in the work directory."""
+    from electra_keras.data import tasks
+
+    path = os.path.join(args.work, "task_text", f"{task}.txt")
+    if not os.path.exists(path):
+        spec, data_dir = task_spec(task, args.data)
+        examples = tasks.read_examples(spec, data_dir, "train")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            for example in examples:
+                f.write(" ".join(t for t in (example.text_a, example.text_b) if t).replace("\n", " ") + "\n")
+        os.replace(path + ".tmp", path)
+    return path
 
 
 def random_init(args, points):
@@ -387,10 +408,12 @@ def main():
         if name not in args.tasks:
             del TASKS[name]
     args.work = args.work or os.path.join(os.path.expanduser("~"), ".cache", "electra_keras", args.name)
-    corpus = [os.path.abspath(os.path.join(args.data, c)) for c in CORPUS]
+    corpus = [os.path.abspath(os.path.join(args.data, c)) for c in args.corpus]
     missing = [c for c in corpus if not os.path.exists(c)]
     if missing:
         sys.exit(f"missing corpus files (see ../shared/data/README.md): {', '.join(missing)}")
+    if args.task_text:
+        corpus += [task_text(args, task) for task in TASKS]
     points = pretrain_both(args, corpus)
     if args.final_only:
         points = [max((p for p in points if p[0] == o), key=lambda p: p[1]) for o in args.objectives]

@@ -1,6 +1,7 @@
 """`electra-keras`: a thin command line over the library.
 
     electra-keras info [--preset NAME]                  sizes and parameter counts of a preset
+    electra-keras recipes                               the packaged recipes and their key settings
     electra-keras build-vocab TEXT... --output DIR      learn a WordPiece vocabulary
     electra-keras build-data TEXT... --vocab V --output DIR   packed TFRecord shards
     electra-keras pretrain [--recipe R] [--set k=v]     pretrain, save the discriminator
@@ -30,6 +31,11 @@ def _add_text_options(parser):
     parser.add_argument("--text-field", default="text", help="the text field of .jsonl records")
     parser.add_argument("--encoding-errors", default="strict", choices=("strict", "replace"),
                         help="undecodable bytes: stop naming the file and line, or replace them")
+    parser.add_argument("--text-format", default="auto", choices=("auto", "lines", "paragraphs"),
+                        help="plain text: a sentence or paragraph per line (lines), hard-wrapped prose with "
+                             "blank lines between paragraphs (paragraphs), or detected per file (auto)")
+    parser.add_argument("--document-separator", default="", metavar="REGEX",
+                        help="paragraphs: lines matching this end a document (default: one per file)")
 
 
 def _add_case_options(parser):
@@ -62,18 +68,23 @@ SHORTCUTS = {
 def build_parser():
     parser = argparse.ArgumentParser(prog="electra-keras", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="let the frameworks' C++ start-up logging through (hidden by default)")
 
-    info = commands.add_parser("info", help="print the sizes and parameter counts of a preset")
+    info = commands.add_parser("info", parents=[common], help="print the sizes and parameter counts of a preset")
     info.add_argument("--preset", default="small")
 
-    vocab = commands.add_parser("build-vocab", help="learn a WordPiece vocabulary from text")
+    commands.add_parser("recipes", parents=[common], help="list the packaged recipes (pretrain --recipe NAME) with their key settings")
+
+    vocab = commands.add_parser("build-vocab", parents=[common], help="learn a WordPiece vocabulary from text")
     _add_text_options(vocab)
     _add_case_options(vocab)
     vocab.add_argument("--output", required=True, help="directory for vocab.txt and tokenizer_config.json")
     vocab.add_argument("--vocab-size", type=_positive_int, default=30522)
     vocab.add_argument("--min-frequency", type=_positive_int, default=2)
 
-    data = commands.add_parser("build-data", help="pack text into TFRecord shards for pretraining")
+    data = commands.add_parser("build-data", parents=[common], help="pack text into TFRecord shards for pretraining")
     _add_text_options(data)
     _add_case_options(data)
     data.add_argument("--vocab", required=True,
@@ -86,7 +97,7 @@ def build_parser():
     data.add_argument("--no-sentence-split", dest="split_sentences", action="store_false",
                       help="take each line as one sentence (the original's input format)")
 
-    pre = commands.add_parser("pretrain", help="pretrain ELECTRA and save the discriminator")
+    pre = commands.add_parser("pretrain", parents=[common], help="pretrain ELECTRA and save the discriminator")
     pre.add_argument("--recipe", default=None, help="a .toml/.yaml recipe, or a name in recipes/ (default: tiny)")
     pre.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override a recipe field, e.g. --set train.steps=200 (repeatable)")
@@ -108,7 +119,7 @@ def build_parser():
     pre.add_argument("--no-demo", dest="demo", action="store_false",
                      help="skip the closing demo (the discriminator on two held-out sentences with a word swapped)")
 
-    conv = commands.add_parser("convert", help="convert checkpoints: TF1 releases, Hugging Face, keras-hub, ours")
+    conv = commands.add_parser("convert", parents=[common], help="convert checkpoints: TF1 releases, Hugging Face, keras-hub, ours")
     conv.add_argument("source", help="a checkpoint in any supported format (detected)")
     conv.add_argument("output", help="the directory to write (must not exist, or be empty)")
     conv.add_argument("--to", default="electra_keras", choices=("electra_keras", "hf", "keras_hub", "tf1"),
@@ -123,7 +134,7 @@ def build_parser():
                                           "(default: SOURCE/generator when present)")
     conv.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
 
-    fine = commands.add_parser("finetune", help="fine-tune a discriminator: GLUE, BoolQ, SQuAD, your CSV/TSV/JSONL")
+    fine = commands.add_parser("finetune", parents=[common], help="fine-tune a discriminator: GLUE, BoolQ, SQuAD, your CSV/TSV/JSONL")
     fine.add_argument("--task", required=True,
                       help="cola, sst-2, mrpc, sts-b, qqp, mnli, qnli, rte, wnli, boolq, squad, squad2, or custom")
     fine.add_argument("--model", required=True, help="a pretraining run (saved_models/<run>) or any checkpoint "
@@ -152,12 +163,12 @@ def build_parser():
     fine.add_argument("--overwrite", action="store_true", help="replace an existing fine-tuned run of that name")
     fine.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    ev = commands.add_parser("evaluate", help="score a fine-tuned run on a split and write its predictions")
+    ev = commands.add_parser("evaluate", parents=[common], help="score a fine-tuned run on a split and write its predictions")
     ev.add_argument("--model", required=True, help="a fine-tuned run directory (what finetune wrote)")
     ev.add_argument("--data-dir", help="the task's files (default: those the run was fine-tuned on)")
     ev.add_argument("--split", default="dev", help="dev (default), test, dev_mismatched, ...")
 
-    exp = commands.add_parser("export", help="export a discriminator or fine-tuned model: SavedModel, TFLite, ONNX, keras-hub, hf")
+    exp = commands.add_parser("export", parents=[common], help="export a discriminator or fine-tuned model: SavedModel, TFLite, ONNX, keras-hub, hf")
     exp.add_argument("--model", required=True, help="a model directory: a pretraining or fine-tuning run")
     exp.add_argument("--format", required=True, choices=("saved_model", "tflite", "onnx", "keras_hub", "hf"))
     exp.add_argument("--quantize", default="none", choices=("none", "float16", "int8"), help="TFLite only")
@@ -165,7 +176,7 @@ def build_parser():
                      help="TFLite's static length and the text signatures' padding (default: the model's)")
     exp.add_argument("--output-dir", default=None, help="default: MODEL/export")
 
-    det = commands.add_parser("detect", help="P(replaced) of every word piece: a discriminator on your text")
+    det = commands.add_parser("detect", parents=[common], help="P(replaced) of every word piece: a discriminator on your text")
     det.add_argument("texts", nargs="*", help="texts to score (default: one per line from standard input)")
     det.add_argument("--model", required=True, help="a pretraining run, or a directory electra-keras convert wrote")
     det.add_argument("--threshold", type=float, default=0.5, help="P(replaced) shown in red from here")
@@ -203,12 +214,30 @@ def run_info(args):
     return 0
 
 
+def run_recipes(args):
+    from electra_keras.recipes import load_recipe, packaged_recipes
+
+    rows = [("recipe", "preset", "objective", "steps", "batch", "seq len", "rate", "corpus")]
+    for name, path in packaged_recipes().items():
+        recipe = load_recipe(path)
+        corpus = recipe.data.shards or ", ".join(recipe.data.corpus) or "yours: --corpus FILES"
+        rows.append((name, recipe.model.get("preset", ""), recipe.model.get("objective", "electra"),
+                     f"{recipe.train.steps:,}", str(recipe.train.batch_size), str(recipe.data.seq_len),
+                     f"{recipe.train.learning_rate:g}", corpus))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    print("\nelectra-keras pretrain --recipe NAME runs one; --set section.key=value changes a field.")
+    return 0
+
+
 def run_build_vocab(args):
     from electra_keras.data.text import find_text_files, iter_lines
     from electra_keras.data.tokenizer import build_vocab
 
     files = find_text_files(args.inputs)
-    read = dict(text_field=args.text_field, encoding_errors=args.encoding_errors)
+    read = dict(text_field=args.text_field, encoding_errors=args.encoding_errors, text_format=args.text_format,
+                document_separator=args.document_separator)
     lines = (line for f in files for line in iter_lines(f, **read))
     tokenizer = build_vocab(lines, args.vocab_size, args.lower_case, args.strip_accents,
                             min_frequency=args.min_frequency, show_progress=True)
@@ -227,6 +256,7 @@ def run_build_data(args):
         args.inputs, tokenizer, args.output, seq_len=args.seq_len, seed=args.seed,
         shard_size_mb=args.shard_size_mb, num_workers=args.workers, text_field=args.text_field,
         encoding_errors=args.encoding_errors, split_sentences=args.split_sentences,
+        text_format=args.text_format, document_separator=args.document_separator,
     )
     print(f"build-data: shards, vocab.txt and data_info.json in {args.output}/")
     return 0
@@ -333,7 +363,11 @@ def run_detect(args):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    commands = {"info": run_info, "build-vocab": run_build_vocab, "build-data": run_build_data,
+    if argv is None and not args.verbose:  # the program, not a call from Python
+        from electra_keras.quiet import filter_framework_logging
+
+        filter_framework_logging()
+    commands = {"info": run_info, "recipes": run_recipes, "build-vocab": run_build_vocab, "build-data": run_build_data,
                 "pretrain": run_pretrain, "convert": run_convert, "finetune": run_finetune,
                 "evaluate": run_evaluate, "export": run_export, "detect": run_detect}
     try:

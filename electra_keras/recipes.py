@@ -10,8 +10,10 @@ strings. Errors name the file, the field, the value and what was expected.
 """
 
 import dataclasses
+import importlib.resources
 import json
 import os
+import re
 import tomllib
 
 from electra_keras.config import ElectraConfig
@@ -20,7 +22,7 @@ DEFAULT_CORPUS = "wiki_leads"
 # [model] of the default recipe, and of a recipe file without a [model] section: the tiny model,
 # its generator sampling at temperature 3, no dropout (benchmarks/tiny_recipe_sweep.py).
 DEFAULT_MODEL = {"preset": "tiny", "temperature": 3.0, "dropout": 0.0}
-RECIPE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+RECIPE_SUFFIXES = (".toml", ".yaml", ".yml")
 
 
 @dataclasses.dataclass
@@ -35,6 +37,8 @@ class DataRecipe:
     shard_size_mb: float = 1.0
     text_field: str = "text"
     encoding_errors: str = "strict"
+    text_format: str = "auto"  # plain text: "lines", "paragraphs" (hard-wrapped prose) or "auto"
+    document_separator: str = ""  # paragraphs: a regex for lines that end a document; empty: one per file
     shuffle_buffer: int = 10_000
 
 
@@ -60,6 +64,7 @@ class TrainRecipe:
 
 SECTIONS = {"data": DataRecipe, "train": TrainRecipe}
 CHOICES = {"encoding_errors": ("strict", "replace"),
+           "text_format": ("auto", "lines", "paragraphs"),
            "dtype": ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16"),
            "strategy": ("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel", "model_parallel"),
            "jit_compile": ("auto", "true", "false")}
@@ -129,16 +134,20 @@ def _check_numbers(source, section, value):
     for key in positive:
         if getattr(value, key) <= 0:
             raise ValueError(f"{source}: {section}.{key} = {getattr(value, key)!r}: expected a positive value")
+    if section == "data" and value.document_separator:
+        try:
+            re.compile(value.document_separator)
+        except re.error as error:
+            raise ValueError(f"{source}: data.document_separator = {value.document_separator!r}: not a regular "
+                             f"expression ({error})") from None
     if section == "train":
         t = value
         if t.warmup_steps < 0 or t.weight_decay < 0 or t.probe_examples < 0:
             raise ValueError(f"{source}: train.warmup_steps, train.weight_decay and train.probe_examples "
                              f"must be >= 0")
-        if t.steps % t.log_every:
-            raise ValueError(f"{source}: train.log_every = {t.log_every} must divide train.steps = {t.steps}")
-        if t.log_every % t.steps_per_execution:
+        if t.log_every % t.steps_per_execution or t.steps % t.steps_per_execution:
             raise ValueError(f"{source}: train.steps_per_execution = {t.steps_per_execution} must divide "
-                             f"train.log_every = {t.log_every}")
+                             f"train.log_every = {t.log_every} and train.steps = {t.steps}")
         if t.checkpoint_every % t.log_every:
             raise ValueError(f"{source}: train.checkpoint_every = {t.checkpoint_every} must be a "
                              f"multiple of train.log_every = {t.log_every}")
@@ -181,17 +190,25 @@ def recipe_from_dict(values, source="recipe", name="recipe"):
     return Recipe(name=name, model=model, data=data, train=train)
 
 
+def packaged_recipes():
+    """{name: path} of the recipes that ship inside the package (recipes/ in the repository)."""
+    folder = importlib.resources.files("electra_keras.recipe_files")
+    found = {}
+    for entry in folder.iterdir():
+        name, suffix = os.path.splitext(entry.name)
+        if suffix in RECIPE_SUFFIXES:
+            found[name] = os.fspath(entry)
+    return dict(sorted(found.items()))
+
+
 def resolve_recipe_path(name_or_path):
-    """A path to a .toml/.yaml/.yml file, or the name of a recipe in recipes/ (e.g. electra_small)."""
+    """A path to a .toml/.yaml/.yml file, or the name of a packaged recipe (e.g. electra_small)."""
     if os.path.isfile(name_or_path):
         return name_or_path
-    for suffix in (".toml", ".yaml", ".yml"):
-        candidate = os.path.join(RECIPE_DIR, name_or_path + suffix)
-        if os.path.isfile(candidate):
-            return candidate
-    known = sorted(os.path.splitext(n)[0] for n in os.listdir(RECIPE_DIR)
-                   if n.endswith((".toml", ".yaml", ".yml"))) if os.path.isdir(RECIPE_DIR) else []
-    raise ValueError(f"{name_or_path}: no such recipe file" + (f" or recipe name ({', '.join(known)})" if known else ""))
+    known = packaged_recipes()
+    if name_or_path in known:
+        return known[name_or_path]
+    raise ValueError(f"{name_or_path}: no such recipe file or recipe name (packaged: {', '.join(known)})")
 
 
 def parse_recipe_file(path):
@@ -199,7 +216,7 @@ def parse_recipe_file(path):
     with open(path, "rb") as f:
         raw = f.read()
     try:
-        if path.endswith((".yaml", ".yml")):
+        if path.endswith(RECIPE_SUFFIXES[1:]):
             import yaml
 
             values = yaml.safe_load(raw.decode("utf-8")) or {}

@@ -45,6 +45,7 @@ from electra_keras.data.build import build_pretraining_data, format_summary
 from electra_keras.data.pretraining import list_shards, pretraining_dataset, read_data_info, verify_shards
 from electra_keras.data.text import find_text_files, iter_lines
 from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab
+from electra_keras.progress import StepProgress
 
 CHECKPOINT_DIR = "checkpoints"
 HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change when a run resumes
@@ -87,7 +88,7 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
         [[os.path.abspath(f), os.path.getsize(f)] for f in files]
         + [data.vocab and os.path.abspath(data.vocab), data.vocab_size, data.lower_case,
            data.strip_accents, data.seq_len, data.shard_size_mb, data.text_field,
-           data.encoding_errors, seed]
+           data.encoding_errors, data.text_format, data.document_separator, seed]
     )
     name = "-".join(os.path.splitext(os.path.basename(f))[0] for f in files[:2])
     shard_dir = os.path.join(cache_dir, "data", f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}")
@@ -100,7 +101,8 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
     if not build:
         raise ValueError(f"{shard_dir}: the shards are not built; with several workers, build them first "
                          f"(electra-keras build-data, then data.shards) or run the recipe once on one machine")
-    read = dict(text_field=data.text_field, encoding_errors=data.encoding_errors)
+    read = dict(text_field=data.text_field, encoding_errors=data.encoding_errors, text_format=data.text_format,
+                document_separator=data.document_separator)
     if data.vocab:
         tokenizer = load_tokenizer(data.vocab, data.lower_case, data.strip_accents)
     else:
@@ -468,14 +470,22 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints,
                          step=step, total_steps=train.steps, torch_rng=torch_rng, chief=dist.is_chief,
                          preemption=_Preemption(), probe=probe)
-    fit = dict(callbacks=[monitor, *callbacks], shuffle=False, verbose=_fit_verbosity(verbose if dist.is_chief else 0))
+    shown = [StepProgress(train.steps, step)] if verbose and dist.is_chief else []
+    fit = dict(callbacks=[monitor, *callbacks, *shown], shuffle=False, verbose=0)
     with monitor.preemption, dist.scope():
+        # Intervals of log_every steps (Keras epochs); when log_every does not divide the steps,
+        # a last shorter one, so the last step is always logged and checkpointed.
+        whole = train.steps - train.steps % train.log_every
         if step < train.steps and step % train.log_every:  # stopped inside an interval: finish it
-            model.fit(batches(step), epochs=1, steps_per_epoch=train.log_every - step % train.log_every, **fit)
+            end = min(step - step % train.log_every + train.log_every, train.steps)
+            model.fit(batches(step), epochs=1, steps_per_epoch=end - step, **fit)
+            step = monitor.step
+        if step < whole and not monitor.preempted_at:
+            model.fit(batches(step), epochs=whole // train.log_every, initial_epoch=step // train.log_every,
+                      steps_per_epoch=train.log_every, **fit)
             step = monitor.step
         if step < train.steps and not monitor.preempted_at:
-            model.fit(batches(step), epochs=train.steps // train.log_every, initial_epoch=step // train.log_every,
-                      steps_per_epoch=train.log_every, **fit)
+            model.fit(batches(step), epochs=1, steps_per_epoch=train.steps - step, **fit)
     if monitor.preempted_at:
         say(f"SIGTERM: stopped after step {monitor.preempted_at} and wrote its checkpoint to "
             f"{run_dir}/{CHECKPOINT_DIR}; rerun the same command to resume")
@@ -492,7 +502,8 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
             say(f"held-out discriminator AUC: {last[-1]['eval_auc_random']:.3f} against random replacements, "
                 f"{last[-1]['eval_auc_generator']:.3f} against the generator's samples; recall on the last "
                 f"training batches {last[-1].get('disc_recall', float('nan')):.3f}")
-    say(f"saved the discriminator, backbone and pretrainer with vocab and config to {run_dir}/")
+    say(f"saved the discriminator, backbone and pretrainer with vocab and config to {run_dir}/ "
+        f"(metrics.csv, training.png, TensorBoard logs/ beside them)")
     if probe is not None and verbose and demo:
         import sys
 
@@ -500,17 +511,12 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
 
         print_demo(model.discriminator, tokenizer, probe.probe_set.token_ids, color=sys.stdout.isatty(),
                    seed=train.seed)
-        say(f"try: electra-keras detect --model {run_dir} \"the cat sat on the river.\"")
+    say("next:\n"
+        f"  electra-keras detect --model {run_dir} \"the cat sat on the river.\"\n"
+        f"  electra-keras finetune --model {run_dir} --task custom --train train.csv --dev dev.csv "
+        f"--text-columns text\n"
+        f"  electra-keras export --model {run_dir} --format onnx")
     return run_dir
-
-
-def _fit_verbosity(verbose):
-    """A live progress bar on a terminal, one line per interval in logs and pipes."""
-    import sys
-
-    if not verbose:
-        return 0
-    return 1 if verbose == 1 and sys.stdout.isatty() else 2
 
 
 def _latest_unfinished_run(output_dir, recipe_name):

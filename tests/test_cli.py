@@ -17,6 +17,17 @@ def test_info_prints_the_paper_sizes(capsys):
     assert "generator:     12 layers, hidden 64, 1 heads, FFN 256" in out
 
 
+def test_recipes_lists_every_packaged_recipe_with_its_settings(capsys):
+    assert cli.main(["recipes"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines[1:] if line and not line.startswith("electra-keras")}
+    assert set(rows) == {"tiny", "electra_small", "electra_small_plus", "electra_base", "electra_large", "mlm_small"}
+    # name, preset, objective, steps, batch, seq len, rate, corpus: the files' own values
+    assert rows["electra_small"][:7] == ["electra_small", "small", "electra", "1,000,000", "128", "128", "0.0005"]
+    assert rows["mlm_small"][2] == "mlm"
+    assert rows["tiny"][3:] == ["1,000", "32", "128", "0.001", "wiki_leads"]
+
+
 def test_shortcut_flags_and_set_overrides_reach_the_recipe():
     args = cli.build_parser().parse_args(
         ["pretrain", "--recipe", "electra_small", "--steps", "2000", "--corpus", "a.txt", "b/",

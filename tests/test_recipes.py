@@ -50,7 +50,8 @@ def write(tmp_path, text, name="r.toml"):
         ("[data]\ncorpus = [1, 2]\n", r"data.corpus = \[1, 2\] is list: expected a list of strings"),
         ("[train]\ndtype = \"float8\"\n", r"train.dtype = 'float8': expected one of float32, mixed_bfloat16"),
         ("[train]\nsteps = -1\n", r"train.steps = -1: expected a positive value"),
-        ("[train]\nsteps = 10\nlog_every = 3\n", r"train.log_every = 3 must divide train.steps = 10"),
+        ("[train]\nsteps = 10\nlog_every = 4\nsteps_per_execution = 4\n",
+         r"train.steps_per_execution = 4 must divide train.log_every = 4 and train.steps = 10"),
         ("[model]\nhidden_size = 3\n", r"model.hidden_size: unknown key; expected preset or an ElectraConfig field"),
         ("[model]\nvocabulary_size = 3\n", r"model.vocabulary_size: comes from the vocabulary \(data.vocab_size\)"),
         ("[model]\npreset = \"huge\"\n", r"r.toml: \[model\]: .*huge"),
@@ -80,6 +81,14 @@ def test_yaml_recipes_and_overrides(tmp_path):
 
 
 def test_unknown_recipe_names_list_the_shipped_ones():
-    with pytest.raises(ValueError, match=r"no such recipe file or recipe name \(electra_base, .*tiny\)"):
+    with pytest.raises(ValueError, match=r"no such recipe file or recipe name \(packaged: electra_base, .*tiny\)"):
         recipes.load_recipe("electra_huge")
-    assert os.path.isdir(recipes.RECIPE_DIR)
+
+
+def test_every_recipe_file_in_the_repository_ships_in_the_package():
+    repository = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+    shipped = recipes.packaged_recipes()
+    assert sorted(shipped) == sorted(os.path.splitext(n)[0] for n in os.listdir(repository) if n.endswith(".toml"))
+    for name, path in shipped.items():
+        with open(path, "rb") as packaged, open(os.path.join(repository, name + ".toml"), "rb") as source:
+            assert packaged.read() == source.read()

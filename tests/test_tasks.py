@@ -237,9 +237,30 @@ def test_glue_reader_errors(glue, tmp_path):
         read_examples("cola", glue / "CoLA", "val")
 
 
-def test_empty_texts_are_kept(tmp_path):
+def test_empty_texts_in_glue_files_are_kept(tmp_path):
     write(tmp_path / "dev.tsv", tsv(["index", "sentence1", "sentence2", "label"], ["0", "", "b", "1"]))
     assert read_examples("wnli", tmp_path, "dev") == [Example("dev-0", "", "b", "1")]
+
+
+@pytest.mark.parametrize("name, lines, message", [
+    ("a.csv", ["text,label", "good,1", "bad,"], r"a.csv:3: empty label in column 'label': expected a class label"),
+    ("b.csv", ["text,label", "good,1", "  ,0"], r"b.csv:3: empty text in column 'text': expected text"),
+    ("c.tsv", ["text\tscore", "good\t0.5", "bad\t "], r"c.tsv:3: empty label in column 'score': expected a number"),
+    ("d.jsonl", ['{"text": "a", "label": 1}', '{"text": "b", "label": ""}'], r"d.jsonl:2: empty label in field 'label'"),
+    ("e.jsonl", ['{"text": "a", "label": 1}', '{"text": " ", "label": 0}'], r"e.jsonl:2: empty text in field 'text'"),
+])
+def test_empty_cells_in_custom_files_are_errors_naming_file_line_and_column(tmp_path, name, lines, message):
+    path = write(tmp_path / name, lines)
+    kind = "regression" if name.endswith(".tsv") else "classification"
+    label = "score" if kind == "regression" else "label"
+    with pytest.raises(InputError, match=message):
+        read_examples(custom_task({"train": str(path)}, "text", label, kind=kind, labels=None if kind == "regression" else ["0", "1"]))
+
+
+def test_an_unlabelled_test_file_may_leave_the_label_empty(tmp_path):
+    files = {"train": str(write(tmp_path / "train.csv", ["text,label", "good,1", "bad,0"])),
+             "test": str(write(tmp_path / "test.csv", ["text,label", "fine,"]))}
+    assert [e.label for e in read_examples(custom_task(files, "text", "label"), split="test")] == [None]
 
 
 def test_boolq_jsonl(tmp_path):

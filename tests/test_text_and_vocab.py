@@ -7,7 +7,7 @@ import pytest
 
 from conftest import WORDS, small_vocab, write_corpus
 from electra_keras.data import tokenizer as tok
-from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
+from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, looks_wrapped, split_sentences
 
 
 def test_plain_text_stream_marks_each_document_end(tmp_path):
@@ -17,6 +17,67 @@ def test_plain_text_stream_marks_each_document_end(tmp_path):
     assert list(iter_lines(str(path), stats=stats)) == ["One.", "Two!", "Three", "", "Four.", ""]
     assert (stats.documents, stats.lines) == (2, 5)
     assert list(iter_lines(str(path), sentences=False)) == ["One. Two!", "Three", "", "Four.", ""]
+
+
+WRAPPED = """CHAPTER 1. Loomings.
+
+Call me Ishmael. Some years ago, never mind how long precisely, having
+little or no money in my purse, and nothing particular to interest me on
+shore, I thought I would sail about a little.
+
+It is a way I have of driving off the spleen and regulating the
+circulation. Whenever I find myself growing grim about the mouth, I go.
+CHAPTER 2. The Carpet-Bag.
+
+I stuffed a shirt or two into my old carpet-bag.
+"""
+
+
+def test_paragraph_mode_joins_wrapped_lines_and_ends_documents_at_the_separator(tmp_path):
+    path = tmp_path / "book.txt"
+    path.write_text(WRAPPED)
+    stats = ReadStats()
+    stream = list(iter_lines(path, text_format="paragraphs", document_separator=r"CHAPTER \d+\..*", stats=stats))
+    assert stream == [
+        "Call me Ishmael.",
+        "Some years ago, never mind how long precisely, having little or no money in my purse, and nothing "
+        "particular to interest me on shore, I thought I would sail about a little.",
+        "It is a way I have of driving off the spleen and regulating the circulation.",
+        "Whenever I find myself growing grim about the mouth, I go.",
+        "",
+        "I stuffed a shirt or two into my old carpet-bag.",
+        "",
+    ]
+    assert (stats.documents, stats.lines) == (2, 11)
+    # without a separator a file is one document, and the chapter titles are text
+    stream = list(iter_lines(path, text_format="paragraphs", sentences=False))
+    assert stream[0] == "CHAPTER 1. Loomings." and stream.count("") == 1 and stream[-1] == ""
+    assert stream[1].startswith("Call me Ishmael. Some years ago") and stream[1].endswith("sail about a little.")
+    # as lines, every wrapped line is a sentence and every paragraph a document (the old reading)
+    lines = list(iter_lines(path, text_format="lines", sentences=False))
+    assert lines[:3] == ["CHAPTER 1. Loomings.", "", "Call me Ishmael. Some years ago, never mind how long precisely, having"]
+    with pytest.raises(ValueError, match=r"document_separator='\(': not a regular expression"):
+        list(iter_lines(path, text_format="paragraphs", document_separator="("))
+
+
+def test_auto_reads_hard_wrapped_prose_by_paragraph_and_anything_else_by_line(tmp_path):
+    import random
+    import textwrap
+
+    rng = random.Random(0)
+    sentences = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40))).capitalize() + "." for _ in range(400)]
+    paragraphs = [" ".join(sentences[i:i + 5]) for i in range(0, 400, 5)]
+    wrapped = tmp_path / "wrapped.txt"
+    wrapped.write_text("\n\n".join(textwrap.fill(p, 72) for p in paragraphs) + "\n")
+    per_line = tmp_path / "sentences.txt"
+    per_line.write_text("\n".join(sentences) + "\n")
+    per_paragraph = tmp_path / "paragraphs.txt"
+    per_paragraph.write_text("\n\n".join(paragraphs) + "\n")
+    assert [looks_wrapped(p) for p in (wrapped, per_line, per_paragraph)] == [True, False, False]
+    auto = list(iter_lines(wrapped, sentences=False))
+    assert auto == list(iter_lines(wrapped, sentences=False, text_format="paragraphs"))
+    assert auto[:-1] == paragraphs and auto[-1] == ""
+    assert list(iter_lines(per_line)) == list(iter_lines(per_line, text_format="lines"))
 
 
 def test_jsonl_and_gzip_documents(tmp_path):

@@ -69,6 +69,18 @@ def test_a_run_leaves_a_discriminator_with_vocab_config_logs_and_plot(finished):
     assert len(os.listdir(root / "cache" / "data")) == 1  # the prepared shards, reused by later runs
 
 
+def test_steps_that_log_every_does_not_divide_end_with_a_shorter_interval(text, tmp_path):
+    recipe = tiny_recipe(text, steps=7, log_every=3, checkpoint_every=3)
+    run = training.pretrain(recipe, output_dir=tmp_path, run_name="odd", cache_dir=tmp_path / "cache", verbose=0)
+    rows = training.read_metrics(os.path.join(run, "metrics.csv"))
+    assert [r["step"] for r in rows] == [3, 6, 7]  # the last step is logged
+    assert rows[-1]["learning_rate"] == pytest.approx(0.0, abs=1e-12)  # the schedule ran to its end
+    assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == [
+        "ckpt-000000006.npz", "ckpt-000000007.npz", "latest.json"]  # and checkpointed
+    model = keras.saving.load_model(os.path.join(run, "pretrainer.keras"))
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 7
+
+
 class Crash(keras.callbacks.Callback):
     """Dies after `at_step` steps, between two checkpoints (as a killed process would)."""
 

@@ -222,6 +222,8 @@ def build_pretraining_data(
     encoding_errors="strict",
     split_sentences=True,
     progress=True,
+    text_format="auto",
+    document_separator="",
 ):
     """Write packed pretraining examples as TFRecord shards; returns the summary dict.
 
@@ -236,7 +238,8 @@ def build_pretraining_data(
       num_workers: processes (default: one per 16 MB of input, up to every core); 1 builds
         in this process. Worker
         processes import the calling script, so call this under `if __name__ == "__main__":`.
-      text_field, encoding_errors, split_sentences: how text is read (see `iter_lines`).
+      text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
+        read (see `iter_lines`; "auto" reads hard-wrapped prose by paragraph).
     """
     if not isinstance(tokenizer, WordPieceTokenizer):
         tokenizer = WordPieceTokenizer.from_directory(tokenizer)
@@ -245,7 +248,8 @@ def build_pretraining_data(
     if shard_size_mb <= 0:
         raise ValueError(f"shard_size_mb={shard_size_mb}: expected a positive size")
     files = find_text_files(inputs)
-    read_options = dict(text_field=text_field, encoding_errors=encoding_errors, sentences=split_sentences)
+    read_options = dict(text_field=text_field, encoding_errors=encoding_errors, sentences=split_sentences,
+                        text_format=text_format, document_separator=document_separator)
     settings = _settings(files, tokenizer, seq_len, seed, shard_size_mb, read_options)
     os.makedirs(output_dir, exist_ok=True)
     _check_settings(output_dir, settings)

@@ -291,10 +291,19 @@ def _read_table(f, path, task, split, fmt):
                 continue
             raise InputError(f"{path}:{line}: expected {num_columns} {what}, found {len(row)}")
         where = f"{path}:{line}"
+        empty = [p for p in text_positions if not row[p].strip()]
+        if empty and task.skip_malformed:
+            skipped += 1
+            continue
+        if empty and task.name not in TASKS:  # GLUE's own files keep theirs, as the original reads them
+            raise InputError(f"{where}: empty text in {_column_name(header, empty[0])}: expected text")
         label = None
-        if label_position is not None:
-            column = task.label_column if header else f"column {label_position + 1}"
-            label = _parse_label(task, row[label_position], where, column)
+        if label_position is not None and (row[label_position].strip() or not unlabeled_ok):
+            column = _column_name(header, label_position)
+            if not row[label_position].strip():
+                raise InputError(f"{where}: empty label in {column}: expected "
+                                 + ("a number" if task.kind == REGRESSION else "a class label"))
+            label = _parse_label(task, row[label_position], where, header[label_position] if header else column)
         index = row[id_position] if id_position is not None else None
         examples.append(
             Example(
@@ -331,6 +340,11 @@ def _rows(reader, path):
         raise InputError(f"{path}:{line}: {error}") from None
 
 
+def _column_name(header, position):
+    """How a message names a column: "column 'label'" by its header, "column 3" without one."""
+    return f"column {header[position]!r}" if header else f"column {position + 1}"
+
+
 def _column(header, name, path):
     if name not in header:
         found = ", ".join(repr(h) for h in header)
@@ -360,6 +374,8 @@ def _read_jsonl(f, path, task, split):
                 raise InputError(
                     f"{where}: field {field!r} is {type(record[field]).__name__}, expected text"
                 )
+            if not record[field].strip() and task.name not in TASKS:
+                raise InputError(f"{where}: empty text in field {field!r}: expected text")
             texts.append(record[field])
         label = None
         if task.label_column is not None:
@@ -369,6 +385,8 @@ def _read_jsonl(f, path, task, split):
                     raise InputError(
                         f"{where}: no {task.label_column!r} field (fields: {', '.join(record)})"
                     )
+            elif isinstance(value, str) and not value.strip():
+                raise InputError(f"{where}: empty label in field {task.label_column!r}")
             else:
                 label = _parse_label(task, value, where, task.label_column)
         index = record.get(task.id_column) if task.id_column else None

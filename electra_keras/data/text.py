@@ -1,7 +1,14 @@
 """Reading raw text: finding the input files and streaming them as lines and documents.
 
 Accepted inputs (a path, a directory searched recursively, or a glob):
-- plain text: one sentence or paragraph per line, a blank line between documents;
+- plain text, read one of two ways (`text_format`):
+  - "lines": one sentence or paragraph per line, a blank line between documents;
+  - "paragraphs": prose as books have it, lines hard-wrapped at a fixed width and a blank line
+    between paragraphs: a paragraph's lines are joined before sentence splitting, and a
+    document ends at a line matching `document_separator` (a regular expression) or at the
+    end of the file;
+  - "auto" (the default) takes "paragraphs" for a file whose lines are mostly wrapped at a
+    fixed width (`looks_wrapped`) and "lines" otherwise;
 - JSON Lines: one document per line, its text in a field (``text`` by default);
 - gzip of either (``.gz``).
 
@@ -17,6 +24,7 @@ import os
 import re
 
 TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".txt.gz", ".text.gz", ".jsonl.gz")
+TEXT_FORMATS = ("auto", "lines", "paragraphs")
 
 # A sentence ends at . ! or ? (optionally followed by closing quotes or brackets) when the next
 # word starts with a capital, a digit or an opening quote. Good enough for packing, which only
@@ -113,7 +121,27 @@ def _decode(raw, path, number, errors, stats):
         return raw.decode("utf-8", errors="replace")
 
 
-def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=True, stats=None):
+def looks_wrapped(path, sample=4000):
+    """Whether a plain-text file reads as hard-wrapped prose: of its first `sample` non-blank
+    lines, nine in ten are at most 100 characters, almost none is longer than that width plus
+    10% (wrapping cuts every line at it, where sentences have a long tail), and most lines
+    continue on the next one (paragraphs of several lines)."""
+    lines, path = [], os.fspath(path)
+    with _open_binary(path) as f:
+        for raw in f:
+            lines.append(raw.decode("utf-8", errors="replace").strip())
+            if len(lines) >= 3 * sample:
+                break
+    lengths = sorted(len(line) for line in lines if line)[:sample]
+    if len(lengths) < 20:
+        return False
+    width, longest = lengths[int(0.9 * (len(lengths) - 1))], lengths[int(0.99 * (len(lengths) - 1))]
+    continued = sum(1 for a, b in zip(lines, lines[1:]) if a and b) / len(lengths)
+    return width <= 100 and longest <= 1.1 * width and continued >= 0.5
+
+
+def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=True, stats=None,
+               text_format="auto", document_separator=""):
     """Yield the original's line stream for one file: sentences, and ``""`` after each document.
 
     Args:
@@ -123,12 +151,29 @@ def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=T
       sentences: split each line into sentences (the original expects one sentence per line;
         splitting a line that already is one sentence changes nothing).
       stats: a `ReadStats` to update.
+      text_format: "lines", "paragraphs" or "auto" for plain text (see the module's docstring).
+      document_separator: in "paragraphs" mode, a regular expression; a line matching it
+        whole ends a document (and is dropped). Empty: a document per file.
     """
     if encoding_errors not in ("strict", "replace"):
         raise ValueError(f"encoding_errors={encoding_errors!r}: expected 'strict' or 'replace'")
+    if text_format not in TEXT_FORMATS:
+        raise ValueError(f"text_format={text_format!r}: expected one of {', '.join(TEXT_FORMATS)}")
+    try:
+        separator = re.compile(document_separator) if document_separator else None
+    except re.error as error:
+        raise ValueError(f"document_separator={document_separator!r}: not a regular expression ({error})") from None
     stats = stats if stats is not None else ReadStats()
-    stats.files += 1
+    path = os.fspath(path)
     jsonl = _is_jsonl(path)
+    try:
+        if not jsonl and (text_format == "paragraphs" or (text_format == "auto" and looks_wrapped(path))):
+            stats.files += 1
+            yield from _iter_paragraphs(path, encoding_errors, sentences, stats, separator)
+            return
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        raise InputError(f"{path}: cannot be read ({error})") from None
+    stats.files += 1
     in_document = False
     try:
         with _open_binary(path) as f:
@@ -155,6 +200,42 @@ def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=T
                     yield ""
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise InputError(f"{path}: cannot be read ({error})") from None
+    if in_document:
+        stats.documents += 1
+        yield ""
+
+
+def _iter_paragraphs(path, encoding_errors, sentences, stats, separator):
+    """`iter_lines` for hard-wrapped prose: a paragraph's lines joined, documents per separator or file."""
+    paragraph, in_document = [], False
+
+    def flush():
+        text = " ".join(paragraph)
+        paragraph.clear()
+        return split_sentences(text) if sentences else [text] if text else []
+
+    with _open_binary(path) as f:
+        for number, raw in enumerate(f, start=1):
+            stats.lines += 1
+            stats.bytes += len(raw)
+            line = _decode(raw, path, number, encoding_errors, stats).strip()
+            if separator is not None and line and separator.fullmatch(line):
+                for sentence in flush():
+                    in_document = True
+                    yield sentence
+                if in_document:
+                    stats.documents += 1
+                    in_document = False
+                    yield ""
+            elif line:
+                paragraph.append(line)
+            else:
+                for sentence in flush():
+                    in_document = True
+                    yield sentence
+    for sentence in flush():
+        in_document = True
+        yield sentence
     if in_document:
         stats.documents += 1
         yield ""

@@ -1,0 +1,78 @@
+"""A progress display over a run's optimizer steps, in place of Keras's per-epoch bar.
+
+`pretrain` runs `fit` in intervals of `log_every` steps (Keras epochs), which Keras would show
+as "Epoch 3/80". `StepProgress` shows the run instead: the step out of the total, the loss,
+steps per second and the time left. On a terminal one line is redrawn in place as steps
+finish; at the end of every interval (and, in logs and pipes, only then) a line with the
+interval's metrics is printed and kept.
+"""
+
+import sys
+import time
+
+import keras
+
+# The metrics of an interval line, in order, with their short names.
+SHOWN = (("loss", "loss"), ("mlm_accuracy", "mlm acc"), ("disc_auc", "disc auc"), ("disc_recall", "recall"),
+         ("eval_auc_random", "probe auc random"), ("eval_auc_generator", "probe auc gen"))
+
+
+def format_duration(seconds):
+    """3725 -> '1h02m', 125 -> '2m05s', 7.2 -> '7s'."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class StepProgress(keras.callbacks.Callback):
+    """Step-based progress of a run from `step` to `total_steps`; `live` redraws a line (default:
+    when `stream` is a terminal). Put it after callbacks that add to the logs (the probe)."""
+
+    def __init__(self, total_steps, step=0, live=None, stream=None, clock=time.perf_counter):
+        super().__init__()
+        self.total = total_steps
+        self.step = step
+        self.stream = stream or sys.stdout
+        self.live = self.stream.isatty() if live is None else live
+        self.clock = clock
+        self._epoch_start = step
+        self._timed_from = None  # (step, time) after the first step: compiling is not a step's cost
+        self._last_draw = float("-inf")
+
+    def rate(self, now):
+        """Steps per second since the end of the first step of this process (None before two)."""
+        if self._timed_from is None or self.step <= self._timed_from[0]:
+            return None
+        return (self.step - self._timed_from[0]) / max(now - self._timed_from[1], 1e-9)
+
+    def status(self, now):
+        """'step 150/1,000 (15%)  3.41 steps/s  ETA 4m09s' at time `now`"""
+        text = f"step {self.step:,}/{self.total:,} ({100 * self.step // self.total}%)"
+        rate = self.rate(now)
+        if rate:
+            text += f"  {rate:.2f} steps/s  ETA {format_duration((self.total - self.step) / rate)}"
+        return text
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step = self._epoch_start + batch + 1
+        now = self.clock()
+        if self._timed_from is None:
+            self._timed_from = (self.step, now)
+        if self.live and (now - self._last_draw > 0.2 or self.step == self.total):
+            self._last_draw = now
+            loss = f"  loss {float(logs['loss']):.4f}" if logs and "loss" in logs else ""
+            self.stream.write(f"\r{self.status(now)}{loss}\033[K")
+            self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        metrics = "  ".join(f"{name} {float(logs[key]):.4f}" for key, name in SHOWN if key in logs)
+        line = f"{self.status(self.clock())}  {metrics}"
+        self.stream.write(f"\r{line}\033[K\n" if self.live else f"{line}\n")
+        self.stream.flush()
