@@ -39,6 +39,8 @@ import keras
 import numpy as np
 
 from electra_keras import distribute
+from electra_keras import checkpoints
+from electra_keras.checkpoints import LATEST, latest_checkpoint, restore_checkpoint, save_checkpoint
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
 from electra_keras.data.build import build_pretraining_data, format_summary
@@ -49,7 +51,6 @@ from electra_keras.progress import StepProgress
 
 CHECKPOINT_DIR = "checkpoints"
 HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change when a run resumes
-LATEST = "latest.json"
 PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
            "disc_precision", "disc_recall", "disc_auc", "eval_auc_generator", "eval_auc_random", "learning_rate")
 
@@ -136,80 +137,6 @@ def make_probe(files, config, tokenizer, examples, seq_len, seed=0):
     return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed))
 
 
-# ---- checkpoints -------------------------------------------------------------------------------
-
-
-def _state_variables(model):
-    """Everything a resumed run needs: weights, RNG states, optimizer slots and step."""
-    return list(model.variables) + list(model.optimizer.variables)
-
-
-def _torch_rng(state=None):
-    """Get (or set) torch's global generator: Keras's torch backend takes dropout masks of
-    unseeded layers (keras-hub's encoder) from it, so a resumed run needs it back."""
-    if keras.backend.backend() != "torch":
-        return None
-    import torch
-
-    if state is None:
-        return torch.random.get_rng_state().numpy()
-    torch.random.set_rng_state(torch.from_numpy(np.asarray(state, dtype=np.uint8)))
-    return None
-
-
-def save_checkpoint(directory, model, step, keep=2):
-    """Write ckpt-<step>.npz atomically, point latest.json at it, drop the oldest beyond `keep`."""
-    os.makedirs(directory, exist_ok=True)
-    variables = _state_variables(model)
-    arrays = {f"v{i:05d}": keras.ops.convert_to_numpy(v) for i, v in enumerate(variables)}
-    arrays["paths"] = np.array([v.path for v in variables])
-    if _torch_rng() is not None:
-        arrays["torch_rng"] = _torch_rng()
-    name = f"ckpt-{step:09d}.npz"
-    tmp = os.path.join(directory, f"{name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, os.path.join(directory, name))
-    latest = os.path.join(directory, LATEST)
-    with open(f"{latest}.tmp", "w") as f:
-        json.dump({"checkpoint": name, "step": step, "time": time.time()}, f)
-    os.replace(f"{latest}.tmp", latest)
-    for old in sorted(n for n in os.listdir(directory) if n.startswith("ckpt-") and n.endswith(".npz"))[:-keep]:
-        os.remove(os.path.join(directory, old))
-    return os.path.join(directory, name)
-
-
-def latest_checkpoint(directory):
-    """(path, step) of the newest whole checkpoint, or (None, 0)."""
-    latest = os.path.join(directory, LATEST)
-    if not os.path.exists(latest):
-        return None, 0
-    with open(latest) as f:
-        record = json.load(f)
-    return os.path.join(directory, record["checkpoint"]), int(record["step"])
-
-
-def restore_checkpoint(path, model):
-    """Load a checkpoint into a compiled model (the optimizer is built here if needed).
-
-    Returns torch's global generator state when the checkpoint has one: set it with
-    `RunMonitor(torch_rng=...)` once `fit` has built the model (building draws from it).
-    """
-    if not model.optimizer.built:
-        model.optimizer.build(model.trainable_variables)
-    variables = _state_variables(model)
-    with np.load(path) as arrays:
-        saved = [arrays[name] for name in sorted(arrays.files) if name.startswith("v")]
-        # Keras numbers auto-named layers per process, so variables match by order and shape.
-        shapes = [tuple(a.shape) for a in saved]
-        if shapes != [tuple(v.shape) for v in variables]:
-            raise ValueError(f"{path}: the checkpoint holds other variables than this model "
-                             f"({len(saved)} saved, {len(variables)} here); was the recipe changed?")
-        for variable, value in zip(variables, saved):
-            variable.assign(value)
-        return arrays["torch_rng"] if "torch_rng" in arrays.files else None
-
-
 # ---- monitoring --------------------------------------------------------------------------------
 
 
@@ -265,13 +192,13 @@ class RunMonitor(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.torch_rng is not None:  # the first step of a resumed run: after fit's own draws
-            _torch_rng(self.torch_rng)
+            checkpoints.torch_rng(self.torch_rng)
             self.torch_rng = None
 
     def on_train_end(self, logs=None):
         # A run that resumed inside an interval calls `fit` twice; the second call's own
         # draws must not move torch's generator, so it is put back at its first step.
-        self.torch_rng = _torch_rng()
+        self.torch_rng = checkpoints.torch_rng()
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = self._epoch_start + batch + 1  # `batch` is the last step of the execution
