@@ -4,13 +4,14 @@ A checkpoint holds the model's variables (weights and random-generator states), 
 optimizer's (step, slots) and, on PyTorch, torch's global generator. Each array is stored
 under a name that does not depend on the order Keras lists variables in, nor on the numbers
 Keras gives auto-named layers in a process (`state_names`): a model variable is named by the
-chain of attributes that holds it (``backbone/transformer_layers/0/_self_attention_layer/
-_query_dense/_kernel``), an optimizer slot by its variable's name and the slot
+chain of attributes that holds it (``generator_backbone/transformer_layers/0/
+_self_attention_layer/_query_dense/_kernel`` on every backend), an optimizer slot by its variable's name and the slot
 (``optimizer/<variable name>/momentum``). Restoring matches names; a mismatch is an error that
 lists the missing, unexpected and misshapen variables.
 """
 
 import collections
+import collections.abc
 import json
 import os
 import time
@@ -28,7 +29,8 @@ BOOKKEEPING = ("_layers", "_trainable_variables", "_non_trainable_variables", "_
 
 
 def _bookkeeping(name):
-    return name in BOOKKEEPING or name.startswith(("_operations", "_nodes", "_inbound", "_outbound", "_functional"))
+    return name in BOOKKEEPING or name.startswith(("_operations", "_nodes", "_inbound", "_outbound", "_functional",
+                                                   "_self_unconditional", "_self_saveable"))  # the last two: TF's
 
 
 def _walk(root):
@@ -41,17 +43,20 @@ def _walk(root):
             return
         if id(obj) in seen:
             return
-        if isinstance(obj, (list, tuple)):
+        if isinstance(obj, collections.abc.Sequence) and not isinstance(obj, (str, bytes)):
             seen.add(id(obj))
             for i, item in enumerate(obj):
                 visit(item, f"{path}/{i}")
-        elif isinstance(obj, dict):
+        elif isinstance(obj, collections.abc.Mapping):
             seen.add(id(obj))
             for key in sorted(obj, key=str):
                 visit(obj[key], f"{path}/{key}")
         elif isinstance(obj, (keras.layers.Layer, keras.random.SeedGenerator)):
             seen.add(id(obj))
-            attributes = sorted(vars(obj).items())
+            attributes = dict(vars(obj))
+            # on PyTorch a layer is a torch module, which keeps its sublayers in _modules
+            attributes.update(attributes.pop("_modules", None) or {})
+            attributes = sorted(attributes.items())
             for name, value in attributes:
                 if not _bookkeeping(name):
                     visit(value, f"{path}/{name}" if path else name)
