@@ -433,7 +433,8 @@ def _write_history(run_dir, rows, task):
                 and not key.endswith(("_total", "threshold")):
             right.plot(epochs, [r[key] for r in rows], marker="o", label=key)
     right.set(title=f"dev ({task if isinstance(task, str) else task.name})", xlabel="epoch")
-    right.legend(fontsize=8)
+    if right.get_lines():  # none when dev was scored only at the end
+        right.legend(fontsize=8)
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -295,13 +295,13 @@ def plot_metrics(csv_path, png_path):
     fig, axes = plt.subplots(2, 4, figsize=(19, 7))
     axes.flat[-1].set_axis_off()
     for ax, (title, keys) in zip(axes.flat, panels):
-        for key in keys:
-            if key in rows[-1]:
-                ax.plot(steps, [r.get(key, np.nan) for r in rows], marker=".", label=key)
-        ax.set_title(title)
+        shown = [key for key in keys if key in rows[-1]]
+        for key in shown:
+            ax.plot(steps, [r.get(key, np.nan) for r in rows], marker=".", label=key)
+        ax.set_title(title if shown else f"{title}: not in this run")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        if len(keys) > 1:
+        if len(shown) > 1:
             ax.legend(fontsize=8)
     fig.tight_layout()
     tmp = f"{png_path}.tmp.png"
