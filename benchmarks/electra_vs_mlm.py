@@ -60,6 +60,8 @@ def parse_args(argv=None):
     parser.add_argument("--min-finetune-steps", type=int, default=0,
                         help="small training sets get more epochs, up to this many steps (batch 32)")
     parser.add_argument("--linear-probe", action="store_true", help="also score frozen features")
+    parser.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+                        help="what the fine-tuned classifier reads: [CLS] (the original) or the tokens' mean")
     parser.add_argument("--objectives", nargs="+", default=["electra", "mlm"], choices=["electra", "mlm"],
                         help="the pretraining runs to make and evaluate (both by default)")
     parser.add_argument("--name", default="electra_vs_mlm", help="stem of the result files")
@@ -238,17 +240,18 @@ def evaluate_all(args, points):
                 epochs = args.epochs
                 if size and args.min_finetune_steps:
                     epochs = max(epochs, math.ceil(args.min_finetune_steps * 32 / size))
+                method = "finetune" if args.pooling == "cls" else "finetune_mean"
                 for seed in range(args.seeds):
-                    if ("finetune", objective, step, task, size_name(size), seed) in done:
+                    if (method, objective, step, task, size_name(size), seed) in done:
                         continue
                     start = time.perf_counter()
                     run_dir, metrics = finetune(
                         path, spec, data_dir, output_dir=os.path.join(args.work, "finetuning"),
                         run_name=f"{objective}-{step}-{task}-{size_name(size)}-{seed}", overwrite=True, verbose=0,
                         eval_every_epoch=False, epochs=epochs, learning_rate=args.learning_rate,
-                        max_seq_len=TASKS[task][0], seed=seed,
+                        max_seq_len=TASKS[task][0], seed=seed, pooling=args.pooling,
                         max_train_examples=size or args.train_examples)
-                    record({**base, "method": "finetune", "seed": seed, "epochs": epochs,
+                    record({**base, "method": method, "seed": seed, "epochs": epochs,
                             "accuracy": metrics["accuracy"], "seconds": time.perf_counter() - start})
     return [r for r in done.values() if r["task"] in TASKS and r.get("size", "all") in map(size_name, sizes(args))
             and (r["objective"], r["step"]) in {(o, s) for o, s, _, _ in points}]
@@ -345,12 +348,13 @@ def write_report(args, table, command, pretraining, evaluation_seconds):
     os.makedirs(args.out, exist_ok=True)
     encoders = sorted({(o, s, row["flops"]) for (_, _, _, o, s), row in table.items()}, key=lambda e: (e[2], e[0]))
     size_names = [size_name(n) for n in sizes(args)]
-    methods = [m for m in ("finetune", "probe") if any(k[0] == m for k in table)]
+    methods = [m for m in ("finetune", "finetune_mean", "probe") if any(k[0] == m for k in table)]
     lines = []
     for task in TASKS:
         for method in methods:
-            title = "fine-tuned, dev accuracy (mean ± sd over seeds)" if method == "finetune" else \
-                "frozen features + logistic regression, dev accuracy"
+            title = {"finetune": "fine-tuned on [CLS], dev accuracy (mean ± sd over seeds)",
+                     "finetune_mean": "fine-tuned on the tokens' mean, dev accuracy (mean ± sd over seeds)",
+                     "probe": "frozen features + logistic regression, dev accuracy"}[method]
             lines += [f"**{task}, {title}**", "",
                       "| pretraining | steps | compute (TFLOP) | " + " | ".join(f"n = {n}" for n in size_names) + " |",
                       "|---|---|---|" + "---|" * len(size_names)]
@@ -393,7 +397,8 @@ def write_report(args, table, command, pretraining, evaluation_seconds):
                         label={"none": "random init", "electra": "ELECTRA", "mlm": "MLM baseline"}[objective])
         ax.axhline(100 * TASKS[task][1], color="gray", linestyle="--", label="majority class")
         ax.set_xticks(positions, size_names)
-        ax.set(title=f"{task}: {'fine-tuned' if method == 'finetune' else 'linear probe'}",
+        ax.set(title=f"{task}: " + {"finetune": "fine-tuned ([CLS])", "finetune_mean": "fine-tuned (mean)",
+                                    "probe": "linear probe"}[method],
                xlabel="labelled training examples", ylabel="dev accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

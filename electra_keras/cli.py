@@ -156,6 +156,8 @@ def build_parser():
     hyper.add_argument("--batch-size", type=_positive_int)
     hyper.add_argument("--max-seq-len", type=_positive_int)
     hyper.add_argument("--seed", type=int)
+    hyper.add_argument("--pooling", choices=("cls", "mean"),
+                       help="what a classifier reads: the [CLS] state (default, the original) or the tokens' mean")
     hyper.add_argument("--dtype", choices=("float32", "mixed_bfloat16", "mixed_float16"))
     hyper.add_argument("--max-train-examples", type=_positive_int, help="train on the first N examples")
     fine.add_argument("--output-dir", default="saved_models")
@@ -324,7 +326,7 @@ def run_finetune(args):
     elif not args.data_dir:
         raise ValueError(f"--task {args.task} needs --data-dir: the directory with the task's files")
     names = ("epochs", "learning_rate", "layer_decay", "batch_size", "max_seq_len", "seed", "dtype",
-             "max_train_examples")
+             "max_train_examples", "pooling")
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     run_dir, metrics = finetune(args.model, task, args.data_dir, output_dir=args.output_dir,
                                 run_name=args.run_name, overwrite=args.overwrite,

@@ -48,6 +48,7 @@ class Settings:
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     dropout: float = 0.1
+    pooling: str = "cls"  # classifiers: the [CLS] state (the original) or "mean" of the tokens
     seed: int = 0
     dtype: str = "float32"
     max_train_examples: int = None  # a subset of the training set, for quick runs
@@ -169,7 +170,7 @@ def build_task_model(task, backbone, settings, dtype=None):
         return model, None
     name = task.name.replace("-", "_")
     model = ElectraClassifier(backbone, task.num_labels, dropout=settings.dropout, seed=settings.seed,
-                              dtype=dtype, name=f"{name}_classifier")
+                              dtype=dtype, pooling=settings.pooling, name=f"{name}_classifier")
     if task.kind == tasks.REGRESSION:
         return model, keras.losses.MeanSquaredError()
     return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -61,6 +61,24 @@ def test_classifier_is_a_dense_layer_on_the_cls_state(tmp_path):
         ElectraClassifier(backbone, num_classes=0)
 
 
+def test_mean_pooling_classifies_the_mean_of_the_real_tokens_states(tmp_path):
+    backbone = ElectraPretrainer(tiny_config(), seed=0).backbone
+    model = ElectraClassifier(backbone, num_classes=2, pooling="mean")
+    x = inputs()
+    states, mask = np_(backbone(x)), x["padding_mask"][:, :, None]
+    pooled = (states * mask).sum(1) / mask.sum(1)  # example 0 has 9 real tokens, the others 12
+    dense = model.get_layer("classifier")
+    expected = pooled @ np_(dense.kernel) + np_(dense.bias)
+    np.testing.assert_allclose(np_(model(x)), expected, atol=1e-5)
+    assert not np.allclose(expected, states[:, 0] @ np_(dense.kernel) + np_(dense.bias), atol=1e-3)
+    model.save(str(tmp_path / "mean.keras"))
+    restored = keras.saving.load_model(str(tmp_path / "mean.keras"))
+    assert restored.pooling == "mean"
+    np.testing.assert_allclose(np_(restored(x)), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="pooling 'cls' or 'mean'"):
+        ElectraClassifier(backbone, num_classes=2, pooling="max")
+
+
 def test_classifier_learns_a_rule_and_the_head_trains_fastest():
     from electra_keras.optimizers import finetuning_adamw
 

@@ -28,11 +28,14 @@ class ElectraClassifier(keras.Model):
     (batch, num_classes). ELECTRA has no pooler; the original classifies the [CLS] state with
     dropout 0.1 and a single dense layer (google-research/electra, finetune/classification).
     For regression (STS-B) use `num_classes=1`: the output is the predicted value.
+    `pooling="mean"` classifies the mean of the real tokens' states instead: a discriminator
+    is never asked about [CLS] in pretraining, so its state there starts out uninformative.
 
     Args:
         backbone: our `ElectraBackbone` (pretrained, converted) or keras-hub's `ElectraBackbone`.
         num_classes: number of classes; 1 for regression.
-        dropout: dropout on the [CLS] state while training.
+        dropout: dropout on the [CLS] (or pooled) state while training.
+        pooling: "cls" (the original's) or "mean" (over the tokens of `padding_mask`).
         seed: seed of the dropout's `SeedGenerator`.
         dtype: dtype policy of the head; logits come out in float32.
 
@@ -47,9 +50,11 @@ class ElectraClassifier(keras.Model):
     (2, 3)
     """
 
-    def __init__(self, backbone, num_classes, dropout=0.1, seed=None, dtype=None, **kwargs):
+    def __init__(self, backbone, num_classes, dropout=0.1, seed=None, dtype=None, pooling="cls", **kwargs):
         if num_classes < 1:
             raise ValueError(f"Expected num_classes >= 1 (1 for regression). Received: num_classes={num_classes}")
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"Expected pooling 'cls' or 'mean'. Received: pooling={pooling!r}")
         # A functional model keeps no policy of its own: the head's is remembered for get_config.
         policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
         # === Layers ===
@@ -59,14 +64,20 @@ class ElectraClassifier(keras.Model):
 
         # === Functional model ===
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
-        cls_state = sequence_output(backbone, inputs)[:, 0, :]  # (batch, hidden)
-        logits = to_float32(head(head_dropout(cls_state)))  # (batch, num_classes)
+        states = sequence_output(backbone, inputs)  # (batch, seq, hidden)
+        if pooling == "cls":
+            pooled = states[:, 0, :]
+        else:
+            mask = keras.ops.cast(inputs["padding_mask"], states.dtype)[:, :, None]
+            pooled = keras.ops.sum(states * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1)
+        logits = to_float32(head(head_dropout(pooled)))  # (batch, num_classes)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
         # === Config ===
         self.backbone = backbone
         self.num_classes = num_classes
         self.dropout = dropout
+        self.pooling = pooling
         self.seed = seed
         self.head_policy = policy
 
@@ -78,6 +89,7 @@ class ElectraClassifier(keras.Model):
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "num_classes": self.num_classes,
             "dropout": self.dropout,
+            "pooling": self.pooling,
             "seed": self.seed,
         }
 
