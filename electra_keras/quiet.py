@@ -48,7 +48,7 @@ def filter_framework_logging():
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     try:
         real = os.dup(2)
-        read_end, write_end = os.pipe()
+        read_end, write_end = _channel(real)
     except OSError:  # no descriptor 2 to filter
         return
     sys.stderr.flush()
@@ -65,13 +65,37 @@ def filter_framework_logging():
     atexit.register(restore)
 
 
+def _channel(real):
+    """(read end, write end) to put in front of `real`: a pipe, or a pseudo-terminal of the same
+    size when `real` is a terminal, so that progress bars drawn on stderr (the vocabulary
+    learner's) still see one."""
+    if not os.isatty(real):
+        return os.pipe()
+    import fcntl
+    import pty
+    import termios
+
+    read_end, write_end = pty.openpty()
+    attributes = termios.tcgetattr(write_end)
+    attributes[1] &= ~termios.ONLCR  # pass "\n" through as it is
+    termios.tcsetattr(write_end, termios.TCSANOW, attributes)
+    try:
+        fcntl.ioctl(write_end, termios.TIOCSWINSZ, fcntl.ioctl(real, termios.TIOCGWINSZ, b"\0" * 8))
+    except OSError:
+        pass
+    return read_end, write_end
+
+
 def _forward(read_end, real):
     """Copy lines from `read_end` to `real`, dropping framework log lines; a partial line (a
     progress bar's carriage-return update) is passed on as soon as it is clearly not one."""
     pending = b""
     with os.fdopen(read_end, "rb", buffering=0) as source:
         while True:
-            chunk = source.read(65536)
+            try:
+                chunk = source.read(65536)
+            except OSError:  # a pseudo-terminal's reader gets EIO, not end of file, once it is closed
+                chunk = b""
             if not chunk:
                 break
             pending += chunk
