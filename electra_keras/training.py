@@ -38,8 +38,7 @@ import time
 import keras
 import numpy as np
 
-from electra_keras import distribute
-from electra_keras import checkpoints
+from electra_keras import checkpoints, distribute
 from electra_keras.checkpoints import LATEST, latest_checkpoint, restore_checkpoint, save_checkpoint
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
