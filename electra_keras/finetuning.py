@@ -353,10 +353,11 @@ def evaluate(run_dir, data_dir=None, split="dev", verbose=1):
     task = _task_from_json(record["task"])
     settings = Settings(**record["settings"])
     data_dir = data_dir or record.get("data_dir")  # default: where the run was fine-tuned
+    from electra_keras.convert.native import load_keras
     from electra_keras.data.tokenizer import WordPieceTokenizer
 
     tokenizer = WordPieceTokenizer.from_directory(run_dir)
-    model = keras.saving.load_model(os.path.join(run_dir, FINETUNED))
+    model = load_keras(os.path.join(run_dir, FINETUNED))
     if isinstance(task, str):
         v2 = SQUAD_TASKS[task]
         path = _squad_file(data_dir, v2, split)

@@ -62,15 +62,23 @@ def save_model_directory(converted, directory):
     return directory
 
 
+def load_keras(path):
+    """`keras.saving.load_model`, with the classes our .keras files name registered first
+    (importing electra_keras.models registers them; `import electra_keras` alone does not)."""
+    import keras
+
+    import electra_keras.models  # noqa: F401
+
+    return keras.saving.load_model(path)
+
+
 def load_model_directory(directory, part=None):
     """The most complete model in `directory` (or `part`: pretrainer, discriminator, backbone)."""
-    import keras  # the package's import registered the classes the .keras files name
-
     names = [part] if part else [n for n in MODEL_FILES if os.path.isfile(os.path.join(directory, f"{n}.keras"))]
     if not names or not os.path.isfile(os.path.join(directory, f"{names[0]}.keras")):
         wanted = f"{part}.keras" if part else " or ".join(f"{n}.keras" for n in MODEL_FILES)
         raise FileNotFoundError(f"{directory} holds no {wanted}")
-    model = keras.saving.load_model(os.path.join(directory, f"{names[0]}.keras"))
+    model = load_keras(os.path.join(directory, f"{names[0]}.keras"))
     config_path = os.path.join(directory, CONFIG_FILE)
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"{directory} has a model but no {CONFIG_FILE} (the ElectraConfig it was made with)")

@@ -124,14 +124,13 @@ def load_served(model_dir):
         return Served(serving_model(converted.model), converted.tokenizer, "discriminator",
                       config.sequence_length, config.max_sequence_length,
                       {OUTPUT_NAME: "float32 (batch, seq): probability that each token was replaced"})
-    import keras
-
+    from electra_keras.convert.native import load_keras
     from electra_keras.data.tokenizer import WordPieceTokenizer
     from electra_keras.finetuning import FINETUNED, SETTINGS
 
     with open(os.path.join(model_dir, SETTINGS)) as f:
         record = json.load(f)
-    model = keras.saving.load_model(os.path.join(model_dir, FINETUNED))
+    model = load_keras(os.path.join(model_dir, FINETUNED))
     tokenizer = WordPieceTokenizer.from_directory(model_dir)
     seq_len = record["settings"]["max_seq_len"]
     max_len = model.backbone.max_sequence_length
