@@ -44,8 +44,9 @@ def parse_args(argv=None):
     parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
     parser.add_argument("--work", default=None, help="default: ~/.cache/electra_keras/<name>")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
-    parser.add_argument("--corpus", nargs="+", default=CORPUS, metavar="FILE",
-                        help="pretraining text, relative to --data (default: %(default)s)")
+    parser.add_argument("--corpus", nargs="*", default=CORPUS, metavar="FILE",
+                        help="pretraining text, relative to --data (default: %(default)s); may be empty "
+                             "with --task-text (pretraining on the task's own text alone)")
     parser.add_argument("--task-text", action="store_true",
                         help="also pretrain on the text (never the labels) of the tasks' training splits: "
                              "the few-label setting, where unlabelled in-domain text is plentiful")
@@ -419,6 +420,8 @@ def main():
         sys.exit(f"missing corpus files (see ../shared/data/README.md): {', '.join(missing)}")
     if args.task_text:
         corpus += [task_text(args, task) for task in TASKS]
+    if not corpus:
+        sys.exit("nothing to pretrain on: give --corpus files, --task-text, or both")
     points = pretrain_both(args, corpus)
     if args.final_only:
         points = [max((p for p in points if p[0] == o), key=lambda p: p[1]) for o in args.objectives]

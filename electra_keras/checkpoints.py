@@ -19,6 +19,7 @@ import time
 import keras
 import numpy as np
 
+CHECKPOINT_DIR = "checkpoints"  # in a run directory
 LATEST = "latest.json"
 
 # Attributes through which Keras reaches sublayers and variables a second time (its tracking

@@ -61,7 +61,7 @@ SHORTCUTS = {
     "seed": ("train.seed", int),
     "log_every": ("train.log_every", _positive_int),
     "checkpoint_every": ("train.checkpoint_every", _positive_int),
-    "strategy": ("train.strategy", str),  # checked against distribute.STRATEGIES by the recipe
+    "strategy": ("train.strategy", str),  # checked against recipes.STRATEGIES by the recipe
 }
 
 
@@ -251,7 +251,7 @@ def run_build_vocab(args):
 
 def run_build_data(args):
     from electra_keras.data.build import build_pretraining_data
-    from electra_keras.training import load_tokenizer
+    from electra_keras.data.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(args.vocab, args.lower_case, args.strip_accents)
     build_pretraining_data(

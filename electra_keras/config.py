@@ -10,6 +10,7 @@ import json
 import math
 
 OBJECTIVES = ("electra", "mlm")
+INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")  # every encoder's inputs, int32 (batch, seq)
 WEIGHT_SHARING = ("embeddings", "gdes", "none", "all")
 
 # Each preset only lists what differs from the dataclass defaults (which are ELECTRA-Small's).

@@ -31,7 +31,9 @@ import os
 
 import keras
 
-STRATEGIES = ("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel", "model_parallel")
+from electra_keras import internals
+from electra_keras.recipes import STRATEGIES
+
 BY_BACKEND = {
     "tensorflow": ("none", "mirrored", "multi_worker", "tpu"),
     "jax": ("none", "data_parallel", "model_parallel"),
@@ -314,6 +316,6 @@ def loggable(logs):
 
     strategy = tf.distribute.get_strategy()
     if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.extended._in_multi_worker_mode()):
+            and internals.in_multi_worker_mode(strategy)):
         return logs
     return {k: tf.reshape(v, [1]) for k, v in logs.items()}

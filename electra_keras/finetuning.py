@@ -25,7 +25,7 @@ import keras
 
 from electra_keras import evaluation
 from electra_keras.data import squad, tasks
-from electra_keras.data.build import atomic_json
+from electra_keras.atomic import atomic_json
 
 FINETUNED = "finetuned.keras"
 SETTINGS = "finetune.json"

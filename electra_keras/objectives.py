@@ -136,19 +136,9 @@ def mask_tokens(
     )
 
 
-def gumbel_sample(logits, temperature=1.0, seed=None):
-    """Gumbel-max sample of token ids, argmax(logits / T + g), with no gradient.
-
-    g = -log(-log(u + 1e-9) + 1e-9), as the original's `sample_from_softmax`.
-    (batch, preds, vocab) logits -> (batch, preds) int32 ids.
-    """
-    logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
-    return ops.cast(ops.argmax(logits + _gumbel(ops.shape(logits), seed), axis=-1), "int32")
-
-
 def blockwise_gumbel_sample(logits, temperature=1.0, seed=None, block_size=128):
-    """The same draw as `gumbel_sample`, from softmax(logits / T), with V / block_size + block_size
-    uniforms a row instead of V.
+    """Gumbel-max sample of token ids from softmax(logits / T), as the original's
+    `sample_from_softmax`, with V / block_size + block_size uniforms a row instead of V.
 
     Gumbel-max in two stages, exact in distribution: first a block of `block_size` ids with
     probability its share of the softmax (Gumbel-max over the blocks' log-sum-exp), then an id
@@ -169,7 +159,7 @@ def blockwise_gumbel_sample(logits, temperature=1.0, seed=None, block_size=128):
     num_blocks = -(-vocab // block_size)
     pad = num_blocks * block_size - vocab
     if pad:  # -inf logits: probability 0; the last block still holds real ids (pad < block_size)
-        logits = ops.concatenate([logits, ops.full_like(logits[:, :, :pad], float("-inf"))], axis=-1)
+        logits = ops.pad(logits, [[0, 0], [0, 0], [0, pad]], constant_values=float("-inf"))
     blocks = ops.reshape(logits, (-1, preds, num_blocks, block_size))
     block_max = ops.max(blocks, axis=-1)  # (batch, preds, blocks)
     block_lse = block_max + ops.log(ops.sum(ops.exp(blocks - block_max[..., None]), axis=-1))
@@ -236,15 +226,3 @@ def weighted_mean(values, weights, total=None):
         denominator = total(denominator)
     return ops.sum(weights * values) / (denominator + 1e-6)
 
-
-def mlm_loss(logits, target_ids, weights):
-    """Generator loss: sum(w * nll) / (sum(w) + 1e-6) over the prediction slots."""
-    return weighted_mean(mlm_nll(logits, target_ids), weights)
-
-
-def rtd_loss(logits, labels, padding_mask):
-    """Discriminator loss: sigmoid cross-entropy averaged over every non-padding token.
-
-    [CLS] and [SEP] count, as in the original.
-    """
-    return weighted_mean(rtd_bce(logits, labels), padding_mask)

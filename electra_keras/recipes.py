@@ -63,10 +63,11 @@ class TrainRecipe:
 
 
 SECTIONS = {"data": DataRecipe, "train": TrainRecipe}
+STRATEGIES = ("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel", "model_parallel")
 CHOICES = {"encoding_errors": ("strict", "replace"),
            "text_format": ("auto", "lines", "paragraphs"),
            "dtype": ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16"),
-           "strategy": ("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel", "model_parallel"),
+           "strategy": STRATEGIES,
            "jit_compile": ("auto", "true", "false")}
 
 

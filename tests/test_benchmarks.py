@@ -68,18 +68,32 @@ def test_a_gpu_run_leaves_tensorflow_out_and_runs_true_float32():
     assert env["KERAS_BACKEND"] == "jax" and env["JAX_DEFAULT_MATMUL_PRECISION"] == "highest"
 
 
-@pytest.mark.parametrize("preset", ["small", "base", "large"])
-@pytest.mark.parametrize("variant", [{}, {"objective": "mlm"}, {"weight_sharing": "none"},
-                                     {"weight_sharing": "all", "generator_hidden_fraction": 1.0}])
-def test_the_step_matmuls_add_up_to_the_analytic_flops(preset, variant):
-    """Two derivations of a step's work: the list of products the benchmark times alone, and
-    the per-token formula MFU divides by."""
-    config = ElectraConfig.from_preset(preset, **variant)
-    products = pretraining_matmuls(config, batch_size=8, seq_len=64)
-    assert 6 * sum(r * b * m * k * n for r, b, m, k, n in products) == pretraining_flops_per_step(config, 8, 64)
-    if preset == "small" and not variant:  # the discriminator's query, key and value; its scores
-        h = config.hidden_dim
-        assert (12, 1, 8 * 64, h, 3 * h) in products and (12, 8 * 4, 64, 64, 64) in products
+@pytest.mark.parametrize("sharing", ["embeddings", "none", "all"])
+def test_step_flops_counted_by_hand(sharing):
+    """Tiny: E 64, H 128, F 512, 2 layers; its generator H 32, F 128, 2 layers. An untied
+    generator ("none") has embeddings of its own width: no projection, a 32-wide MLM head."""
+    config = ElectraConfig.from_preset("tiny", vocabulary_size=1000, weight_sharing=sharing,
+                                       **({"generator_hidden_fraction": 1.0} if sharing == "all" else {}))
+    batch, seq = 2, 16
+    tokens, masked = batch * seq, batch * config.max_predictions(seq)
+
+    def layer(h, f):  # query/key/value, output, feed-forward; attention scores and values
+        return tokens * (3 * h * h + h * h + 2 * h * f) + 2 * batch * seq * seq * h
+
+    disc = 2 * layer(128, 512) + tokens * 64 * 128 + tokens * (128 * 128 + 128)
+    if sharing == "all":  # one encoder, run as the generator and again as the discriminator
+        gen = 2 * layer(128, 512) + tokens * 64 * 128 + masked * (128 * 64 + 64 * 1000)
+    elif sharing == "none":
+        gen = 2 * layer(32, 128) + masked * (32 * 32 + 32 * 1000)
+    else:
+        gen = 2 * layer(32, 128) + tokens * 64 * 32 + masked * (32 * 64 + 64 * 1000)
+    assert pretraining_flops_per_step(config, batch, seq) == 6 * (gen + disc)
+    mlm = config.replace(objective="mlm")
+    assert pretraining_flops_per_step(mlm, batch, seq) == 6 * (disc - tokens * (128 * 128 + 128)
+                                                              + masked * (128 * 64 + 64 * 1000))
+    products = pretraining_matmuls(ElectraConfig.from_preset("small"), batch_size=8, seq_len=64)
+    h = 256  # ELECTRA-Small's discriminator: its query, key and value; its attention scores
+    assert (12, 1, 8 * 64, h, 3 * h) in products and (12, 8 * 4, 64, 64, 64) in products
 
 
 def test_step_matmuls_function_runs_the_forward_and_both_backward_products():

@@ -138,7 +138,7 @@ def test_mlm_loss_matches_numpy():
     # Original: sum(w * -sum(log_probs * one_hot)) / (sum(w) + 1e-6)
     label_log_probs = -(np_log_softmax(logits) * np.eye(11)[targets]).sum(-1)
     expected = (weights * label_log_probs).sum() / (weights.sum() + 1e-6)
-    got = float(objectives.mlm_loss(logits, targets, weights))
+    got = float(objectives.weighted_mean(objectives.mlm_nll(logits, targets), weights))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
@@ -150,22 +150,22 @@ def test_rtd_loss_matches_numpy():
     probs = 1 / (1 + np.exp(-logits.astype("float64")))
     bce = -(labels * np.log(probs) + (1 - labels) * np.log(1 - probs))
     expected = (bce * padding).sum() / (padding.sum() + 1e-6)  # padding excluded
-    got = float(objectives.rtd_loss(logits, labels, padding))
+    got = float(objectives.weighted_mean(objectives.rtd_bce(logits, labels), padding))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 def test_gumbel_sampling_follows_the_softmax():
-    # Two-way logits [0, log 3]: the sample is token 1 with probability 3/4.
+    # Two-way logits [0, log 3] (one block, padded with 126 impossible ids): token 1 with probability 3/4.
     logits = np.tile(np.array([0.0, np.log(3.0)], "float32"), (50, 200, 1))
-    ids = np_(objectives.gumbel_sample(logits, 1.0, keras.random.SeedGenerator(0)))
+    ids = np_(objectives.blockwise_gumbel_sample(logits, 1.0, keras.random.SeedGenerator(0)))
     assert abs(ids.mean() - 0.75) < 0.01, ids.mean()  # 10,000 draws, sd 0.004
     # Temperature 0.5 squares the odds: 9 / 10.
-    ids = np_(objectives.gumbel_sample(logits, 0.5, keras.random.SeedGenerator(0)))
+    ids = np_(objectives.blockwise_gumbel_sample(logits, 0.5, keras.random.SeedGenerator(0)))
     assert abs(ids.mean() - 0.9) < 0.01, ids.mean()
     # A dominant logit is always sampled.
     peaked = np.zeros((4, 3, 20), "float32")
     peaked[..., 7] = 50.0
-    assert np.all(np_(objectives.gumbel_sample(peaked, 1.0, keras.random.SeedGenerator(1))) == 7)
+    assert np.all(np_(objectives.blockwise_gumbel_sample(peaked, 1.0, keras.random.SeedGenerator(1))) == 7)
 
 
 def test_blockwise_gumbel_sample_follows_the_softmax():

@@ -53,17 +53,6 @@ def test_the_data_position_is_a_number_of_batches(shards):
     assert len(batches(pretraining_dataset(shards, 4), n_examples // 4 + 5)) == n_examples // 4 + 5
 
 
-def test_workers_read_disjoint_files(shards):
-    records = {r[0] for rs in read_shards(shards).values() for r in rs}
-    halves = []
-    for index in range(2):
-        dataset = pretraining_dataset(shards, 1, shuffle=False, repeat=False, num_shards=2, shard_index=index)
-        halves.append({tuple(b["token_ids"][0]) for b in batches(dataset, -1)})
-    assert not halves[0] & halves[1] and halves[0] | halves[1] == records
-    with pytest.raises(ValueError, match=r"cannot feed 1000 input pipelines"):
-        pretraining_dataset(shards, 1, num_shards=1000)
-
-
 def test_a_sequence_length_mismatch_names_the_shard(shards):
     with pytest.raises(ValueError, match=r"pretrain-00000.tfrecord: examples of length 32, expected 64"):
         pretraining_dataset(shards, 4, seq_len=64)

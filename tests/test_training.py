@@ -10,6 +10,7 @@ import pytest
 
 from conftest import RECIPE_MODEL, corpus_and_vocab
 from electra_keras import recipes, training
+from electra_keras.data.tokenizer import load_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, fi
     train_files, probe_files = training.held_out_split(shards, 16)
     assert probe_files == shards[-1:] and train_files == shards[:-1]  # never trained on
     model = keras.saving.load_model(os.path.join(run, "pretrainer.keras"))
-    tokenizer = training.load_tokenizer(run)
+    tokenizer = load_tokenizer(run)
     probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0)
     again = probe(model)
     assert again["eval_auc_random"] == pytest.approx(rows[-1]["eval_auc_random"], abs=1e-6)
@@ -166,7 +167,7 @@ def test_detect_on_a_run_directory_prints_each_piece_with_its_probability(finish
     assert lines == [f.format() for f in found]  # piped: no colour codes
     assert found[0].pieces == ["the", "cat", "sees", "a", "river", "."]
     model = keras.saving.load_model(os.path.join(run, "discriminator.keras"))
-    ids = training.load_tokenizer(run).encode("old stone house")
+    ids = load_tokenizer(run).encode("old stone house")
     x = {"token_ids": np.array([[101, *ids, 102]], "int32"), "segment_ids": np.zeros((1, 5), "int32"),
          "padding_mask": np.ones((1, 5), "int32")}
     logits = keras.ops.convert_to_numpy(model(x))[0, 1:-1]

@@ -35,16 +35,7 @@ def build_model(kind, config):
         return ElectraPretrainer(config.replace(objective="mlm"))
     if kind not in ("discriminator", "backbone"):
         raise ValueError(f"unknown model kind {kind!r}: expected one of {KINDS}")
-    backbone = ElectraBackbone(
-        vocabulary_size=config.vocabulary_size,
-        max_sequence_length=config.max_sequence_length,
-        num_segments=config.num_segments,
-        dropout=config.dropout,
-        layer_norm_epsilon=config.layer_norm_epsilon,
-        initializer_range=config.initializer_range,
-        name="backbone",
-        **config.discriminator_sizes(),
-    )
+    backbone = ElectraBackbone.from_electra_config(config)
     return build_discriminator(backbone) if kind == "discriminator" else backbone
 
 

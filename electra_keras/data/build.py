@@ -25,6 +25,7 @@ import random
 import sys
 import time
 
+from electra_keras.atomic import atomic_json
 from electra_keras.data.packing import pack_lines
 from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
 from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
@@ -37,14 +38,6 @@ WORKER_BYTES = 16 * 2**20  # by default, one worker process per 16 MB of input, 
 
 def shard_name(index):
     return f"{SHARD_PREFIX}-{index:05d}.tfrecord"
-
-
-def atomic_json(obj, path):
-    """Write `obj` as JSON under a temporary name, then rename: readers never see half a file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _chunks(files, shard_bytes, read_options):

@@ -124,9 +124,6 @@ def pretraining_dataset(
     seed=0,
     repeat=True,
     skip_batches=0,
-    num_shards=1,
-    shard_index=0,
-    input_context=None,
     cycle_length=8,
     verify=False,
 ):
@@ -140,8 +137,6 @@ def pretraining_dataset(
       shuffle, shuffle_buffer, seed: file order and example order, fixed by the seed.
       repeat: loop over the data forever (`fit` then needs `steps_per_epoch`).
       skip_batches: start after this many batches (the data position of a resumed run).
-      num_shards, shard_index: read every num_shards-th file from shard_index (one input
-        pipeline per worker); `input_context` (a `tf.distribute.InputContext`) sets both.
       verify: read every record once first (CRC checks), naming a corrupted or truncated shard.
 
     Works with `model.fit` on every Keras backend.
@@ -149,14 +144,6 @@ def pretraining_dataset(
     import tensorflow as tf
 
     files = list_shards(file_pattern)
-    if input_context is not None:
-        num_shards, shard_index = input_context.num_input_pipelines, input_context.input_pipeline_id
-    if not 0 <= shard_index < num_shards:
-        raise ValueError(f"shard_index={shard_index}: expected 0 <= shard_index < num_shards={num_shards}")
-    if num_shards > len(files):
-        raise ValueError(f"{len(files)} shard files cannot feed {num_shards} input pipelines "
-                         f"(rebuild the data with a smaller --shard-size-mb)")
-    files = files[shard_index::num_shards]
     check_sizes(files)
     length = next((n for n in map(record_length, files) if n is not None), None)
     if length is None:

@@ -6,13 +6,15 @@ New ones put the special tokens where BERT's do: [PAD] 0, [unused0..98] 1-99, [U
 
 Training and tokenizing use Hugging Face `tokenizers` (Rust): it streams text, uses every core,
 learns a vocabulary of gigabytes in minutes, and its `BertNormalizer` + `BertPreTokenizer` +
-`WordPiece` reproduce BERT's `FullTokenizer` (clean-up, CJK splitting, lower-casing, accent
-stripping, punctuation splitting, greedy longest-match, 200-character words become [UNK]).
+`WordPiece`, mended where they differ (`_bert_pipeline`, `_lower`), reproduce BERT's
+`FullTokenizer` (clean-up, CJK splitting, lower-casing, accent stripping, punctuation
+splitting, greedy longest-match, 200-character words become [UNK]).
 The settings travel next to the vocab in ``tokenizer_config.json``.
 """
 
 import json
 import os
+import unicodedata
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 BERT_RESERVED = ("[PAD]",) + tuple(f"[unused{i}]" for i in range(99)) + SPECIAL_TOKENS[1:]
@@ -60,7 +62,7 @@ class WordPieceTokenizer:
     """
 
     def __init__(self, vocab, lower_case=True, strip_accents=None):
-        from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
+        from tokenizers import Tokenizer, decoders, models
 
         self.tokens = load_vocab(vocab) if isinstance(vocab, (str, os.PathLike)) else list(vocab)
         self.lower_case = bool(lower_case)
@@ -72,13 +74,7 @@ class WordPieceTokenizer:
         tokenizer = Tokenizer(
             models.WordPiece(self.vocab, unk_token="[UNK]", max_input_chars_per_word=MAX_CHARS_PER_WORD)
         )
-        tokenizer.normalizer = normalizers.BertNormalizer(
-            clean_text=True,
-            handle_chinese_chars=True,
-            strip_accents=self.strip_accents,
-            lowercase=self.lower_case,
-        )
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        _bert_pipeline(tokenizer, self.lower_case, self.strip_accents)
         tokenizer.decoder = decoders.WordPiece(prefix="##")
         self._tokenizer = tokenizer
 
@@ -123,18 +119,48 @@ class WordPieceTokenizer:
 
     def tokenize(self, text):
         """Word pieces of `text`, without [CLS]/[SEP]."""
-        return self._tokenizer.encode(text, add_special_tokens=False).tokens
+        return self._tokenizer.encode(_lower(text, self.lower_case), add_special_tokens=False).tokens
 
     def encode(self, text):
         """Token ids of `text`, without [CLS]/[SEP]."""
-        return self._tokenizer.encode(text, add_special_tokens=False).ids
+        return self._tokenizer.encode(_lower(text, self.lower_case), add_special_tokens=False).ids
 
     def encode_batch(self, texts):
         """Token ids of each text (tokenized in parallel threads)."""
-        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        texts = [_lower(text, self.lower_case) for text in texts]
+        return [e.ids for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def decode(self, ids):
         return self._tokenizer.decode(list(ids), skip_special_tokens=False)
+
+
+def _bert_pipeline(tokenizer, lower_case, strip_accents):
+    """Give `tokenizer` BERT's clean-up and word splitting: the `tokenizers` Bert normalizer and
+    pre-tokenizer, mended where they depart from BERT's FullTokenizer. BERT removes every
+    character of category C, `BertNormalizer` keeps unassigned ones (Cn); `BertPreTokenizer`
+    does not split off the CJK characters U+2B820-U+2B91F (a typo in its CJK ranges)."""
+    from tokenizers import Regex, normalizers, pre_tokenizers
+
+    tokenizer.normalizer = normalizers.Sequence([
+        normalizers.Replace(Regex(r"[^\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\t\n\r]"), ""),
+        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents,
+                                   lowercase=lower_case),
+    ])
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[\x{2B820}-\x{2B91F}]"), "isolated"),
+        pre_tokenizers.BertPreTokenizer(),
+    ])
+
+
+def _lower(text, lower_case):
+    """BERT's lower-casing, Python's `str.lower`: `BertNormalizer` lower-cases one character at a
+    time, so a word-final capital sigma would become σ where BERT gives ς. BERT lower-cases after
+    its clean-up, so what the clean-up removes goes first where it could sit beside a sigma."""
+    if not lower_case:
+        return text
+    if "Σ" in text and (not text.isprintable() or "\ufffd" in text):
+        text = "".join(c for c in text if c in "\t\n\r" or (c != "\ufffd" and unicodedata.category(c)[0] != "C"))
+    return text.lower()
 
 
 def write_vocab(tokens, path):
@@ -152,16 +178,13 @@ def build_vocab(lines, vocab_size=30522, lower_case=True, strip_accents=None, mi
     The first 104 ids are BERT's reserved tokens (`BERT_RESERVED`); the learned word pieces
     follow. Returns a `WordPieceTokenizer` (call `.save(directory)` to write it).
     """
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, models, trainers
 
     if vocab_size <= len(BERT_RESERVED):
         raise ValueError(f"vocab_size={vocab_size}: expected more than the {len(BERT_RESERVED)} reserved tokens")
     strip_accents = lower_case if strip_accents is None else strip_accents
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(
-        clean_text=True, handle_chinese_chars=True, strip_accents=strip_accents, lowercase=lower_case
-    )
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    _bert_pipeline(tokenizer, lower_case, strip_accents)
     trainer = trainers.WordPieceTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
@@ -170,7 +193,7 @@ def build_vocab(lines, vocab_size=30522, lower_case=True, strip_accents=None, mi
         continuing_subword_prefix="##",
         show_progress=show_progress,
     )
-    tokenizer.train_from_iterator((line for line in lines if line), trainer=trainer)
+    tokenizer.train_from_iterator((_lower(line, lower_case) for line in lines if line), trainer=trainer)
     vocab = tokenizer.get_vocab()
     tokens = sorted(vocab, key=vocab.get)
     if tokens[: len(BERT_RESERVED)] != list(BERT_RESERVED):
@@ -183,3 +206,10 @@ def build_vocab(lines, vocab_size=30522, lower_case=True, strip_accents=None, mi
     if len(tokens) < vocab_size:
         print(f"build_vocab: the text supports {len(tokens)} tokens, fewer than {vocab_size}")
     return WordPieceTokenizer(tokens, lower_case=lower_case, strip_accents=strip_accents)
+
+
+def load_tokenizer(vocab, lower_case=True, strip_accents=True):
+    """A tokenizer from a directory (vocab.txt + tokenizer_config.json) or a vocab.txt file."""
+    if os.path.isdir(vocab):
+        return WordPieceTokenizer.from_directory(vocab)
+    return WordPieceTokenizer(vocab, lower_case=lower_case, strip_accents=strip_accents)

@@ -7,6 +7,8 @@ from keras import ops
 from keras import random
 from keras_hub.layers import TransformerEncoder
 
+from electra_keras.internals import attention_sublayers, encoder_sublayers
+
 
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraTransformerEncoder(TransformerEncoder):
@@ -56,7 +58,8 @@ class ElectraTransformerEncoder(TransformerEncoder):
                 training=training,
                 return_attention_scores=return_attention_scores,
             )
-        attention = self._self_attention_layer
+        parts = encoder_sublayers(self)
+        query_dense, key_dense, value_dense, output_dense, probs_dropout = attention_sublayers(parts["attention"])
         hidden_dim = inputs.shape[-1]
         num_heads = self.num_heads
         head_dim = hidden_dim // num_heads
@@ -67,17 +70,17 @@ class ElectraTransformerEncoder(TransformerEncoder):
         scale = 1.0 / math.sqrt(head_dim)
         qkv_kernel = ops.concatenate(
             [
-                ops.reshape(attention._query_dense.kernel, (hidden_dim, hidden_dim)) * scale,
-                ops.reshape(attention._key_dense.kernel, (hidden_dim, hidden_dim)),
-                ops.reshape(attention._value_dense.kernel, (hidden_dim, hidden_dim)),
+                ops.reshape(query_dense.kernel, (hidden_dim, hidden_dim)) * scale,
+                ops.reshape(key_dense.kernel, (hidden_dim, hidden_dim)),
+                ops.reshape(value_dense.kernel, (hidden_dim, hidden_dim)),
             ],
             axis=1,
         )  # (hidden, 3 * hidden)
         qkv_bias = ops.concatenate(
             [
-                ops.reshape(attention._query_dense.bias, (hidden_dim,)) * scale,
-                ops.reshape(attention._key_dense.bias, (hidden_dim,)),
-                ops.reshape(attention._value_dense.bias, (hidden_dim,)),
+                ops.reshape(query_dense.bias, (hidden_dim,)) * scale,
+                ops.reshape(key_dense.bias, (hidden_dim,)),
+                ops.reshape(value_dense.bias, (hidden_dim,)),
             ]
         )
         qkv = ops.matmul(x, qkv_kernel) + qkv_bias  # (tokens, 3 * hidden)
@@ -92,21 +95,21 @@ class ElectraTransformerEncoder(TransformerEncoder):
         if padding_mask is not None:
             scores = scores + _mask_bias(padding_mask, scores.dtype)
         probs = ops.softmax(scores, axis=-1)
-        probs = dropout(probs, attention._dropout_layer, training)
+        probs = dropout(probs, probs_dropout, training)
         context = ops.matmul(probs, value)  # (batch, heads, seq, head_dim)
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (-1, hidden_dim))
-        output_kernel = ops.reshape(attention._output_dense.kernel, (hidden_dim, hidden_dim))
-        attended = ops.matmul(context, output_kernel) + attention._output_dense.bias
-        attended = dropout(attended, self._self_attention_dropout, training)
-        x = self._self_attention_layer_norm(attended + x)  # (tokens, hidden)
+        output_kernel = ops.reshape(output_dense.kernel, (hidden_dim, hidden_dim))
+        attended = ops.matmul(context, output_kernel) + output_dense.bias
+        attended = dropout(attended, parts["attention_dropout"], training)
+        x = parts["attention_norm"](attended + x)  # (tokens, hidden)
 
         # === Feed-forward ===
-        intermediate = self._feedforward_intermediate_dense
+        intermediate = parts["intermediate"]
         h = gelu(ops.matmul(x, intermediate.kernel) + intermediate.bias)  # (tokens, intermediate)
-        output = self._feedforward_output_dense
+        output = parts["output"]
         y = ops.matmul(h, output.kernel) + output.bias
-        y = dropout(y, self._feedforward_dropout, training)
-        x = self._feedforward_layer_norm(y + x)
+        y = dropout(y, parts["feedforward_dropout"], training)
+        x = parts["feedforward_norm"](y + x)
         return ops.reshape(x, ops.shape(inputs))
 
 

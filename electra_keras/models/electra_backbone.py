@@ -135,6 +135,24 @@ class ElectraBackbone(keras.Model):
         # A functional model keeps no policy of its own; its layers' is the one to save.
         self.layers_policy = transformer_layers[0].dtype_policy if transformer_layers else self.dtype_policy
 
+    @classmethod
+    def from_electra_config(cls, config, generator=False, embeddings=None, dtype=None, name="backbone"):
+        """The discriminator's encoder (or, with `generator=True`, the generator's) of an
+        `ElectraConfig`: the one place a backbone is built from a config."""
+        sizes = config.generator_sizes() if generator else config.discriminator_sizes()
+        return cls(
+            vocabulary_size=config.vocabulary_size,
+            max_sequence_length=config.max_sequence_length,
+            num_segments=config.num_segments,
+            dropout=config.dropout,
+            layer_norm_epsilon=config.layer_norm_epsilon,
+            initializer_range=config.initializer_range,
+            embeddings=embeddings,
+            dtype=dtype,
+            name=name,
+            **sizes,
+        )
+
     @property
     def token_embedding(self):
         return self.embeddings.token_embedding

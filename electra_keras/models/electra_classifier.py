@@ -2,7 +2,7 @@
 
 import keras
 
-from electra_keras.models.electra_pretrainer import INPUT_NAMES
+from electra_keras.config import INPUT_NAMES
 
 
 def sequence_output(backbone, inputs):

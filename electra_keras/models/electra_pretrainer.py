@@ -4,12 +4,10 @@ import keras
 from keras import ops
 
 from electra_keras import distribute, objectives
-from electra_keras.config import ElectraConfig
+from electra_keras.config import INPUT_NAMES, ElectraConfig
 from electra_keras.distribute import global_sum
 from electra_keras.layers import ElectraDiscriminatorHead, ElectraGDESEmbeddings, ElectraMaskedLMHead
 from electra_keras.models.electra_backbone import ElectraBackbone, folded_backbone
-
-INPUT_NAMES = ("token_ids", "segment_ids", "padding_mask")
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
@@ -56,45 +54,28 @@ class ElectraPretrainer(keras.Model):
         cfg = config
 
         # === Layers ===
-        def make_backbone(sizes, embeddings, name):
-            return ElectraBackbone(
-                vocabulary_size=cfg.vocabulary_size,
-                max_sequence_length=cfg.max_sequence_length,
-                num_segments=cfg.num_segments,
-                dropout=cfg.dropout,
-                layer_norm_epsilon=cfg.layer_norm_epsilon,
-                initializer_range=cfg.initializer_range,
-                embeddings=embeddings,
-                dtype=dtype,
-                name=name,
-                **sizes,
-            )
+        def make_backbone(generator, embeddings, name):
+            return ElectraBackbone.from_electra_config(cfg, generator, embeddings, dtype=dtype, name=name)
 
         electra = cfg.objective == "electra"
         if electra and cfg.weight_sharing == "gdes":
             # GDES: the generator owns the block and its MLM loss alone trains it; the
             # discriminator reads stop_gradient(block) + its own deltas.
-            self.generator_backbone = make_backbone(cfg.generator_sizes(), None, "generator_backbone")
+            self.generator_backbone = make_backbone(True, None, "generator_backbone")
             self.embeddings = self.generator_backbone.embeddings
             gdes = ElectraGDESEmbeddings(self.embeddings, dtype=dtype, name="embeddings")
-            self.discriminator_backbone = make_backbone(
-                cfg.discriminator_sizes(), gdes, "discriminator_backbone"
-            )
+            self.discriminator_backbone = make_backbone(False, gdes, "discriminator_backbone")
         else:
             # The discriminator (or, for "mlm", the one encoder) owns the embedding block; under
             # "tie embeddings" the generator reuses all of it but the E->H projection.
-            main = make_backbone(
-                cfg.discriminator_sizes(), None, "discriminator_backbone" if electra else "backbone"
-            )
+            main = make_backbone(False, None, "discriminator_backbone" if electra else "backbone")
             self.embeddings = main.embeddings
             self.discriminator_backbone = main if electra else None
             if not electra or cfg.weight_sharing == "all":
                 self.generator_backbone = main
             else:
                 shared = None if cfg.weight_sharing == "none" else self.embeddings
-                self.generator_backbone = make_backbone(
-                    cfg.generator_sizes(), shared, "generator_backbone"
-                )
+                self.generator_backbone = make_backbone(True, shared, "generator_backbone")
         self.discriminator = None
         self.mlm_head = ElectraMaskedLMHead(
             token_embedding=self.generator_backbone.token_embedding,

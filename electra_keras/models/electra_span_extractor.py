@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from electra_keras.models.electra_classifier import deserialize_task_config, sequence_output
-from electra_keras.models.electra_pretrainer import INPUT_NAMES
+from electra_keras.config import INPUT_NAMES
 
 NEG = 1000.0  # the original pushes tokens outside the context down by 1000 logits
 
