@@ -19,6 +19,8 @@ import time
 import keras
 import numpy as np
 
+from electra_keras.backends import torch_rng
+
 CHECKPOINT_DIR = "checkpoints"  # in a run directory
 LATEST = "latest.json"
 
@@ -105,19 +107,6 @@ def state_names(model):
     if repeated:
         raise ValueError(f"checkpoint names are not unique: {', '.join(repeated[:5])}")
     return names
-
-
-def torch_rng(state=None):
-    """Get (or set) torch's global generator: Keras's torch backend takes dropout masks of
-    unseeded layers (keras-hub's encoder) from it, so a resumed run needs it back."""
-    if keras.backend.backend() != "torch":
-        return None
-    import torch
-
-    if state is None:
-        return torch.random.get_rng_state().numpy()
-    torch.random.set_rng_state(torch.from_numpy(np.asarray(state, dtype=np.uint8)))
-    return None
 
 
 def save_checkpoint(directory, model, step, keep=2):

@@ -32,6 +32,7 @@ import os
 import keras
 
 from electra_keras import internals
+from electra_keras.objectives import Draws
 from electra_keras.recipes import STRATEGIES
 
 BY_BACKEND = {
@@ -284,6 +285,18 @@ def replica_rows(draw, shape):
         return draw(shape)
     rows = shape[0]
     return draw((replicas * rows, *shape[1:]))[index * rows:(index + 1) * rows]
+
+
+class ReplicaDraws(Draws):
+    """The objective's random numbers (`objectives.Draws`) drawn for the global batch and
+    sliced to this replica's rows (`replica_rows`): a row's masking and samples do not depend
+    on how the batch is split over replicas."""
+
+    def uniform(self, shape):
+        return replica_rows(super().uniform, shape)
+
+    def integers(self, shape, high):
+        return replica_rows(lambda full: super(ReplicaDraws, self).integers(full, high), shape)
 
 
 def global_clip_scale(gradients, clipnorm):

@@ -11,7 +11,7 @@ import time
 import keras
 import numpy as np
 
-from electra_keras import checkpoints
+from electra_keras.backends import TensorBoardWriter, torch_rng
 from electra_keras.checkpoints import CHECKPOINT_DIR, latest_checkpoint, save_checkpoint
 
 
@@ -61,19 +61,19 @@ class RunMonitor(keras.callbacks.Callback):
         self.preemption = preemption
         self.preempted_at = None
         self.csv_path = os.path.join(run_dir, "metrics.csv")
-        self._writer = None
+        self.tensorboard = TensorBoardWriter(os.path.join(run_dir, "logs"))
         self._started = None
         self._epoch_start = step
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.torch_rng is not None:  # the first step of a resumed run: after fit's own draws
-            checkpoints.torch_rng(self.torch_rng)
+            torch_rng(self.torch_rng)
             self.torch_rng = None
 
     def on_train_end(self, logs=None):
         # A run that resumed inside an interval calls `fit` twice; the second call's own
         # draws must not move torch's generator, so it is put back at its first step.
-        self.torch_rng = checkpoints.torch_rng()
+        self.torch_rng = torch_rng()
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = self._epoch_start + batch + 1  # `batch` is the last step of the execution
@@ -112,7 +112,7 @@ class RunMonitor(keras.callbacks.Callback):
                 logs.update(scores)  # the progress bar, which runs after this callback, shows them
         if self.chief:
             self._append_csv(row)
-            self._tensorboard(row, step)
+            self.tensorboard.scalars({k: v for k, v in row.items() if k != "step"}, step)
         if (step % self.checkpoint_every == 0 or step == self.total_steps) and step != self.preempted_at:
             self._checkpoint(model)
 
@@ -126,17 +126,6 @@ class RunMonitor(keras.callbacks.Callback):
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, self.csv_path)
-
-    def _tensorboard(self, row, step):
-        import tensorflow as tf
-
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs"))
-        with self._writer.as_default():
-            for key, value in row.items():
-                if key != "step":
-                    tf.summary.scalar(key, value, step=step)
-        self._writer.flush()
 
 
 def read_metrics(csv_path):

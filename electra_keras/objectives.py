@@ -1,17 +1,17 @@
 """The replaced-token-detection objective as pure keras.ops functions.
 
 Each function mirrors a step of google-research/electra's `pretrain/pretrain_helpers.py` and
-`run_pretraining.py`; constants cite the original. Randomness comes in through `seed`, a
-`keras.random.SeedGenerator` owned by the calling layer, so the same seed gives the same run on
-every backend.
+`run_pretraining.py`; constants cite the original. Randomness comes in through `seed`: a
+`keras.random.SeedGenerator` owned by the calling layer (the same seed gives the same run on
+every backend), or a `Draws` that makes the random numbers. The pretrainer hands in
+`distribute.ReplicaDraws`, so that under tf.distribute a row's numbers do not depend on how
+the batch is split; the functions here know nothing of replicas.
 """
 
 from typing import NamedTuple
 
 from keras import ops
 from keras import random
-
-from electra_keras.distribute import replica_rows
 
 
 class MaskedInputs(NamedTuple):
@@ -24,9 +24,24 @@ class MaskedInputs(NamedTuple):
     chosen: object  # (batch, seq) bool: position was chosen for prediction
 
 
-def _uniform(shape, seed):
-    """U[0, 1) of `shape`; under tf.distribute, this replica's rows of the global batch's draw."""
-    return replica_rows(lambda full: random.uniform(full, seed=seed), shape)
+class Draws:
+    """Where the objective's random numbers come from: `keras.random` under `seed` (a
+    `SeedGenerator`, an int or None)."""
+
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def uniform(self, shape):
+        """U[0, 1) float32 of `shape`."""
+        return random.uniform(shape, seed=self.seed)
+
+    def integers(self, shape, high):
+        """Uniform int32 in [0, high) of `shape`."""
+        return random.randint(shape, 0, high, seed=self.seed)
+
+
+def as_draws(seed):
+    return seed if isinstance(seed, Draws) else Draws(seed)
 
 
 def candidate_mask(token_ids, padding_mask, special_token_ids):
@@ -48,7 +63,7 @@ def num_to_mask(padding_mask, mask_prob, max_predictions):
     return ops.cast(ops.clip(count, 1, max_predictions), "int32")
 
 
-def choose_positions(candidates, counts, max_predictions, seed):
+def choose_positions(candidates, counts, max_predictions, seed=None):
     """Draws `counts[b]` distinct candidate positions per example.
 
     The original samples with replacement (duplicates possible); ranking uniform scores and
@@ -58,7 +73,7 @@ def choose_positions(candidates, counts, max_predictions, seed):
         positions: (batch, max_predictions) int32, 0 in unused slots.
         weights: (batch, max_predictions) bool, True for a used slot.
     """
-    scores = _uniform(ops.shape(candidates), seed)  # (batch, seq) in [0, 1)
+    scores = as_draws(seed).uniform(ops.shape(candidates))  # (batch, seq) in [0, 1)
     scores = ops.where(candidates, scores, -1.0)
     values, positions = ops.top_k(scores, k=max_predictions)  # (batch, preds)
     slots = ops.arange(max_predictions, dtype="int32")[None, :]
@@ -114,14 +129,14 @@ def mask_tokens(
     token_ids = ops.cast(token_ids, "int32")
     candidates = candidate_mask(token_ids, padding_mask, special_token_ids)
     counts = num_to_mask(padding_mask, mask_prob, max_predictions)
-    positions, weights = choose_positions(candidates, counts, max_predictions, seed)
+    draws = as_draws(seed)
+    positions, weights = choose_positions(candidates, counts, max_predictions, draws)
     mask_ids = ops.where(weights, ops.take_along_axis(token_ids, positions, axis=1), 0)
 
-    draw = _uniform(ops.shape(positions), seed)  # (batch, preds)
+    draw = draws.uniform(ops.shape(positions))  # (batch, preds)
     updates = ops.where(draw < mask_token_rate, mask_token_id, mask_ids)
     if random_token_rate > 0:
-        random_ids = replica_rows(lambda shape: random.randint(shape, 0, vocabulary_size, seed=seed),
-                                  ops.shape(positions))
+        random_ids = draws.integers(ops.shape(positions), vocabulary_size)
         use_random = ops.logical_and(
             draw >= mask_token_rate, draw < mask_token_rate + random_token_rate
         )
@@ -163,16 +178,17 @@ def blockwise_gumbel_sample(logits, temperature=1.0, seed=None, block_size=128):
     blocks = ops.reshape(logits, (-1, preds, num_blocks, block_size))
     block_max = ops.max(blocks, axis=-1)  # (batch, preds, blocks)
     block_lse = block_max + ops.log(ops.sum(ops.exp(blocks - block_max[..., None]), axis=-1))
-    block = ops.argmax(block_lse + _gumbel(ops.shape(block_lse), seed), axis=-1)  # (batch, preds)
+    draws = as_draws(seed)
+    block = ops.argmax(block_lse + _gumbel(ops.shape(block_lse), draws), axis=-1)  # (batch, preds)
     block = ops.cast(block, "int32")
     in_block = ops.take_along_axis(blocks, block[:, :, None, None], axis=2)[:, :, 0, :]
-    offset = ops.argmax(in_block + _gumbel(ops.shape(in_block), seed), axis=-1)  # (batch, preds)
+    offset = ops.argmax(in_block + _gumbel(ops.shape(in_block), draws), axis=-1)  # (batch, preds)
     return block * block_size + ops.cast(offset, "int32")
 
 
-def _gumbel(shape, seed):
+def _gumbel(shape, draws):
     """-log(-log(u + 1e-9) + 1e-9), u ~ U[0, 1): the original's Gumbel noise."""
-    return -ops.log(-ops.log(_uniform(shape, seed) + 1e-9) + 1e-9)
+    return -ops.log(-ops.log(draws.uniform(shape) + 1e-9) + 1e-9)
 
 
 def replace_with_samples(masked_token_ids, original_token_ids, positions, weights, sampled_ids):

@@ -301,24 +301,17 @@ class _erf_gelu:
     def __enter__(self):
         import keras
 
+        from electra_keras.backends import gelu_via_erf
         from electra_keras.internals import all_sublayers
 
         for layer in all_sublayers(self.model):
             if getattr(layer, "activation", None) is keras.activations.gelu:
                 self.swapped.append((layer, layer.activation))
-                layer.activation = _gelu_via_erf
+                layer.activation = gelu_via_erf
 
     def __exit__(self, *exc):
         for layer, activation in self.swapped:
             layer.activation = activation
-
-
-def _gelu_via_erf(x):
-    import math
-
-    from keras import ops
-
-    return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
 
 
 def _replace(path, write):

@@ -7,6 +7,7 @@ from keras import ops
 from keras import random
 from keras_hub.layers import TransformerEncoder
 
+from electra_keras.backends import exact_gelu
 from electra_keras.internals import attention_sublayers, encoder_sublayers
 
 
@@ -27,7 +28,8 @@ class ElectraTransformerEncoder(TransformerEncoder):
         several times slower on CPU);
       - dropout is `dropout()` below: keras' rule, with one float32 uniform for two elements.
 
-    Attention masks, pre-LayerNorm and returned attention scores take keras-hub's own path.
+    Attention masks, pre-LayerNorm, returned attention scores and quantized kernels take
+    keras-hub's own path.
 
     Args: as `keras_hub.layers.TransformerEncoder`.
 
@@ -36,6 +38,14 @@ class ElectraTransformerEncoder(TransformerEncoder):
     >>> tuple(layer(keras.ops.ones((2, 5, 16)), padding_mask=keras.ops.ones((2, 5))).shape)
     (2, 5, 16)
     """
+
+    def _quantized(self):
+        """Whether `quantize()` replaced a kernel: the fused path reads float kernels, so a
+        quantized layer runs keras-hub's own `call` (LoRA needs no such care: `.kernel`
+        includes the low-rank update)."""
+        parts = encoder_sublayers(self)
+        dense = (*attention_sublayers(parts["attention"])[:4], parts["intermediate"], parts["output"])
+        return any(layer.quantization_mode is not None for layer in dense)
 
     def call(
         self,
@@ -50,6 +60,7 @@ class ElectraTransformerEncoder(TransformerEncoder):
             or return_attention_scores
             or self.normalize_first
             or self.activation is not keras.activations.gelu
+            or self._quantized()
         ):
             return super().call(
                 inputs,
@@ -105,7 +116,7 @@ class ElectraTransformerEncoder(TransformerEncoder):
 
         # === Feed-forward ===
         intermediate = parts["intermediate"]
-        h = gelu(ops.matmul(x, intermediate.kernel) + intermediate.bias)  # (tokens, intermediate)
+        h = exact_gelu(ops.matmul(x, intermediate.kernel) + intermediate.bias)  # (tokens, intermediate)
         output = parts["output"]
         y = ops.matmul(h, output.kernel) + output.bias
         y = dropout(y, parts["feedforward_dropout"], training)
@@ -118,14 +129,6 @@ def _mask_bias(padding_mask, dtype):
     large = -3e4 if keras.backend.standardize_dtype(dtype) == "float16" else -1e9
     keep = ops.cast(padding_mask, "bool")[:, None, None, :]
     return ops.cast(ops.where(keep, 0.0, large), dtype)
-
-
-def gelu(x):
-    """Exact GELU, 0.5 * x * (1 + erf(x / sqrt(2))), as the original and Hugging Face."""
-    if keras.backend.backend() == "tensorflow":
-        # tf.nn.gelu evaluates the same function through erfc, several times slower on CPU.
-        return 0.5 * x * (1.0 + ops.erf(x * 0.7071067811865476))
-    return ops.gelu(x, approximate=False)
 
 
 # A float32 uniform u = k / 2^23 (2^24 on PyTorch) carries two independent decisions: its top

@@ -1,12 +1,18 @@
 """ElectraBackbone: the encoder that both of ELECTRA's networks are made of."""
 
 import keras
+from keras_hub.models import Backbone
+
 from electra_keras.layers import ElectraEmbeddings, ElectraGDESEmbeddings, ElectraTransformerEncoder
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
-class ElectraBackbone(keras.Model):
+class ElectraBackbone(Backbone):
     """BERT-style post-LayerNorm Transformer encoder as in ELECTRA.
+
+    A keras-hub `Backbone`: `enable_lora(rank)` (LoRA on the attention's query and value
+    projections, everything else frozen), `save_lora_weights`, `quantize("int8")` and the
+    dtype-policy map that saves a quantized backbone all work as on keras-hub's models.
 
     embeddings (possibly shared) -> E->H projection when E != H -> `num_layers` x
     TransformerEncoder (exact GELU, LayerNorm epsilon 1e-12, truncated-normal(0.02) init).
@@ -132,8 +138,6 @@ class ElectraBackbone(keras.Model):
         self.dropout = dropout
         self.layer_norm_epsilon = layer_norm_epsilon
         self.initializer_range = initializer_range
-        # A functional model keeps no policy of its own; its layers' is the one to save.
-        self.layers_policy = transformer_layers[0].dtype_policy if transformer_layers else self.dtype_policy
 
     @classmethod
     def from_electra_config(cls, config, generator=False, embeddings=None, dtype=None, name="backbone"):
@@ -158,10 +162,9 @@ class ElectraBackbone(keras.Model):
         return self.embeddings.token_embedding
 
     def get_config(self):
+        # Backbone's: name, trainable and the dtype policy (a per-layer map once quantized).
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.dtype_policies.serialize(self.layers_policy),
+            **super().get_config(),
             "vocabulary_size": self.vocabulary_size,
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,
@@ -180,7 +183,7 @@ class ElectraBackbone(keras.Model):
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+            config["dtype"] = keras.dtype_policies.get(config["dtype"])
         if isinstance(config.get("embeddings"), dict):
             config["embeddings"] = keras.layers.deserialize(config["embeddings"])
         return cls(**config)

@@ -116,6 +116,8 @@ class ElectraPretrainer(keras.Model):
         segment_ids = ops.cast(inputs["segment_ids"], "int32")
         padding_mask = ops.cast(inputs["padding_mask"], "int32")
         seq_len = token_ids.shape[1] or cfg.sequence_length
+        # The model hands the objective its random numbers: the global batch's, sliced per replica.
+        draws = distribute.ReplicaDraws(self.seed_generator)
         masked = objectives.mask_tokens(
             token_ids,
             padding_mask,
@@ -126,7 +128,7 @@ class ElectraPretrainer(keras.Model):
             vocabulary_size=cfg.vocabulary_size,
             mask_token_rate=cfg.mask_token_rate,
             random_token_rate=cfg.random_token_rate,
-            seed=self.seed_generator,
+            seed=draws,
         )
         generator_output = self.generator_backbone(
             {"token_ids": masked.token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask},
@@ -143,7 +145,7 @@ class ElectraPretrainer(keras.Model):
         if cfg.objective == "mlm":
             return outputs
 
-        sampled_ids = objectives.blockwise_gumbel_sample(mlm_logits, cfg.temperature, self.seed_generator)
+        sampled_ids = objectives.blockwise_gumbel_sample(mlm_logits, cfg.temperature, draws)
         corrupted_ids, replaced = objectives.replace_with_samples(
             masked.token_ids, token_ids, masked.mask_positions, masked.mask_weights, sampled_ids
         )
