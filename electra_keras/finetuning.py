@@ -23,15 +23,13 @@ import os
 
 import keras
 
-from electra_keras import evaluation
-from electra_keras.data import squad, tasks
+from electra_keras import finetuning_tasks
 from electra_keras.atomic import atomic_json
+from electra_keras.data import squad
+from electra_keras.finetuning_tasks import SQUAD_TASKS
 
 FINETUNED = "finetuned.keras"
 SETTINGS = "finetune.json"
-SQUAD_TASKS = {"squad": False, "squad1": False, "squad1.1": False, "squad-v1.1": False,
-               "squad2": True, "squad2.0": True, "squad-v2.0": True}
-SQUAD_FILES = {False: ("train-v1.1.json", "dev-v1.1.json"), True: ("train-v2.0.json", "dev-v2.0.json")}
 LONG_TASKS = ("rte", "sts-b")  # the original trains these 10 epochs, the rest of GLUE 3
 
 
@@ -92,58 +90,6 @@ def load_backbone(path):
     return Parts.of(converted.model).backbone, converted.tokenizer, converted.config
 
 
-def _task(task):
-    if isinstance(task, tasks.TaskSpec):
-        return task
-    name = str(task).lower()
-    return name if name in SQUAD_TASKS else tasks.get_task(name)
-
-
-def _task_to_json(task):
-    return {"squad": task, "v2": SQUAD_TASKS[task]} if isinstance(task, str) else dataclasses.asdict(task)
-
-
-def _task_from_json(record):
-    if "squad" in record:
-        return record["squad"]
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in record.items()}
-    if fields.get("positional"):
-        n, texts, label = fields["positional"]
-        fields["positional"] = (n, tuple(texts), label)
-    return tasks.TaskSpec(**fields)
-
-
-# ---- data --------------------------------------------------------------------------------------
-
-
-def _classification_data(task, data_dir, split, tokenizer, settings, limit=None):
-    examples = tasks.read_examples(task, data_dir, split)
-    if limit:
-        examples = examples[:limit]
-    x = tasks.encode_examples(examples, tokenizer, settings.max_seq_len)
-    labeled = all(e.label is not None for e in examples)
-    y = tasks.label_ids(task, examples) if labeled else None
-    return examples, x, y
-
-
-def _squad_file(data_dir, v2, split):
-    train, dev = SQUAD_FILES[v2]
-    candidates = [train if split == "train" else dev, f"{split}.json"]
-    for name in candidates:
-        if os.path.isfile(os.path.join(data_dir or ".", name)):
-            return os.path.join(data_dir or ".", name)
-    raise FileNotFoundError(f"{data_dir}: no {' or '.join(candidates)} (SQuAD {'2.0' if v2 else '1.1'} {split} set)")
-
-
-def _squad_data(v2, path, tokenizer, settings, training, limit=None):
-    examples = squad.read_squad(path, is_training=training)
-    if limit:
-        examples = examples[:limit]
-    features = squad.featurize(examples, tokenizer, settings.max_seq_len, settings.doc_stride,
-                               settings.max_query_len, is_training=training)
-    return examples, features, squad.feature_arrays(features)
-
-
 # ---- models ------------------------------------------------------------------------------------
 
 
@@ -162,43 +108,7 @@ def with_dtype(backbone, dtype):
 
 def build_task_model(task, backbone, settings, dtype=None):
     """The classifier (or regressor) or span extractor for `task`, and its loss (None: built in)."""
-    from electra_keras.models import ElectraClassifier, ElectraSpanExtractor
-
-    if isinstance(task, str):  # SQuAD
-        model = ElectraSpanExtractor(backbone, answerable=SQUAD_TASKS[task], dtype=dtype,
-                                     name=f"{task}_span_extractor")
-        return model, None
-    name = task.name.replace("-", "_")
-    model = ElectraClassifier(backbone, task.num_labels, dropout=settings.dropout, seed=settings.seed,
-                              dtype=dtype, pooling=settings.pooling, name=f"{name}_classifier")
-    if task.kind == tasks.REGRESSION:
-        return model, keras.losses.MeanSquaredError()
-    return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-def _predict_classes(model, task, x, batch_size=128):
-    logits = model.predict(x, batch_size=batch_size, verbose=0)
-    if task.kind == tasks.REGRESSION:
-        return logits[:, 0] * task.regression_scale, logits[:, 0]
-    return logits.argmax(-1), logits
-
-
-def _score_classification(task, labels, predictions):
-    if task.kind == tasks.REGRESSION:
-        labels = labels * task.regression_scale
-    return evaluation.compute_metrics(task.metrics, labels, predictions)
-
-
-def _score_squad(v2, path, examples, features, outputs, settings):
-    with open(path, encoding="utf-8") as f:
-        dataset = json.load(f)
-    predictions, null_odds, _ = squad.postprocess(examples, features, outputs, v2=v2,
-                                                  na_threshold=settings.na_threshold)
-    scores = evaluation.squad_scores(dataset, predictions)
-    if v2:  # the threshold that would have been best on this set, as the official script reports
-        raw, _, _ = squad.postprocess(examples, features, outputs, v2=v2, na_threshold=math.inf)
-        scores["best_f1"], scores["best_f1_threshold"] = evaluation.best_na_threshold(dataset, raw, null_odds)
-    return scores, predictions, null_odds
+    return finetuning_tasks.get(task).build_model(backbone, settings, dtype)
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -238,8 +148,8 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
         output_dir, run_name: the run goes to output_dir/run_name (default <model>-<task>-<time>).
         settings: a `Settings`; keyword `overrides` replace its fields (e.g. epochs=1).
     """
-    task = _task(task)
-    task_name = task if isinstance(task, str) else task.name
+    task = finetuning_tasks.get(task)
+    task_name = task.name
     settings = dataclasses.replace(settings or Settings(), **overrides)
     if isinstance(model, (str, os.PathLike)):
         source = os.path.abspath(model)
@@ -259,29 +169,11 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
         raise FileExistsError(f"{run_dir} holds a fine-tuned model; pick another --run-name or pass --overwrite")
 
     # --- data ---
-    if isinstance(task, str):
-        v2 = SQUAD_TASKS[task]
-        dev_path = _squad_file(data_dir, v2, "dev")
-        _, _, train = _squad_data(v2, _squad_file(data_dir, v2, "train"), tokenizer, settings, True,
-                                  settings.max_train_examples)
-        x_train = {k: train[k] for k in ("token_ids", "segment_ids", "padding_mask", "start_positions")}
-        y_train = {k: train[k] for k in ("start_positions", "end_positions", "is_impossible")}
-        dev_examples, dev_features, dev = _squad_data(v2, dev_path, tokenizer, settings, False)
-        x_dev = {k: dev[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-
-        def score():
-            outputs = task_model.predict(x_dev, batch_size=64, verbose=0)
-            return _score_squad(v2, dev_path, dev_examples, dev_features, outputs, settings)[0]
-    else:
-        _, x_train, y_train = _classification_data(task, data_dir, "train", tokenizer, settings,
-                                                   settings.max_train_examples)
-        if y_train is None:
-            raise ValueError(f"the training set of {task.name} has examples without a label")
-        dev_examples, x_dev, y_dev = _classification_data(task, data_dir, "dev", tokenizer, settings)
-
-        def score():
-            return _score_classification(task, y_dev, _predict_classes(task_model, task, x_dev)[0])
-    num_train = len(x_train["token_ids"])
+    train = task.read(data_dir, "train", tokenizer, settings, training=True, limit=settings.max_train_examples)
+    if train.y is None:
+        raise ValueError(f"the training set of {task_name} has examples without a label")
+    dev = task.read(data_dir, "dev", tokenizer, settings)
+    num_train = train.size
     steps_per_epoch = math.ceil(num_train / settings.batch_size)
     total_steps = max(1, round(settings.epochs * steps_per_epoch))
 
@@ -289,18 +181,18 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     from electra_keras.optimizers import finetuning_adamw
 
     keras.utils.set_random_seed(settings.seed)
-    task_model, loss = build_task_model(task, backbone, settings, dtype=settings.dtype)
+    task_model, loss = task.build_model(backbone, settings, dtype=settings.dtype)
     optimizer = finetuning_adamw(task_model, backbone, settings.learning_rate, total_steps,
                                  settings.warmup_fraction, settings.layer_decay, settings.weight_decay)
     task_model.compile(optimizer=optimizer, loss=loss)
-    say(f"finetune {task_name}: {num_train:,} training examples ({len(x_dev['token_ids']):,} dev), "
+    say(f"finetune {task_name}: {num_train:,} training examples ({dev.size:,} dev), "
         f"{total_steps} steps of {settings.batch_size} x {settings.max_seq_len}, lr {settings.learning_rate} "
         f"with layer decay {settings.layer_decay}, {backbone.num_layers} layers, backend {keras.backend.backend()}")
 
     # --- training ---
-    dev_eval = DevEvaluation(score, eval_every_epoch, verbose)
+    dev_eval = DevEvaluation(lambda: task.score(task_model, dev, settings), eval_every_epoch, verbose)
     epochs = math.ceil(settings.epochs)
-    task_model.fit(x_train, y_train, batch_size=settings.batch_size, epochs=epochs, shuffle=True, callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
+    task_model.fit(train.x, train.y, batch_size=settings.batch_size, epochs=epochs, shuffle=True, callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
 
     # --- the run directory ---
     os.makedirs(run_dir, exist_ok=True)
@@ -308,17 +200,16 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     if config is not None:
         with open(os.path.join(run_dir, "config.json"), "w") as f:
             f.write(config.to_json())
-    record = {"task": _task_to_json(task), "source": source, "settings": dataclasses.asdict(settings),
+    record = {"task": task.to_json(), "source": source, "settings": dataclasses.asdict(settings),
               "data_dir": os.path.abspath(data_dir) if data_dir else None,
               "train_examples": num_train, "steps": total_steps, "backend": keras.backend.backend()}
     atomic_json(record, os.path.join(run_dir, SETTINGS))
     task_model.save(os.path.join(run_dir, f"{FINETUNED}.partial.keras"))
     os.replace(os.path.join(run_dir, f"{FINETUNED}.partial.keras"), os.path.join(run_dir, FINETUNED))
-    _write_history(run_dir, dev_eval.rows, task)
+    _write_history(run_dir, dev_eval.rows, task_name)
     metrics = {k: v for k, v in dev_eval.rows[-1].items() if k not in ("epoch", "train_loss")}
     atomic_json({"split": "dev", **metrics}, os.path.join(run_dir, "metrics.json"))
-    _write_predictions(run_dir, task, task_model, "dev", dev_examples,
-                       x_dev if not isinstance(task, str) else (dev_path, dev_features, x_dev), settings)
+    _write_predictions(run_dir, task, task_model, dev, settings)
     say(summary_line(task_name, metrics, run_dir))
     return run_dir, metrics
 
@@ -350,7 +241,7 @@ def evaluate(run_dir, data_dir=None, split="dev", verbose=1):
         raise FileNotFoundError(f"{run_dir}: no {SETTINGS}; expected a directory `electra-keras finetune` wrote")
     with open(settings_path) as f:
         record = json.load(f)
-    task = _task_from_json(record["task"])
+    task = finetuning_tasks.from_json(record["task"])
     settings = Settings(**record["settings"])
     data_dir = data_dir or record.get("data_dir")  # default: where the run was fine-tuned
     from electra_keras.convert.native import load_keras
@@ -358,48 +249,21 @@ def evaluate(run_dir, data_dir=None, split="dev", verbose=1):
 
     tokenizer = WordPieceTokenizer.from_directory(run_dir)
     model = load_keras(os.path.join(run_dir, FINETUNED))
-    if isinstance(task, str):
-        v2 = SQUAD_TASKS[task]
-        path = _squad_file(data_dir, v2, split)
-        examples, features, arrays = _squad_data(v2, path, tokenizer, settings, False)
-        x = {k: arrays[k] for k in ("token_ids", "segment_ids", "padding_mask")}
-        metrics = _write_predictions(run_dir, task, model, split, examples, (path, features, x), settings)
-    else:
-        examples, x, _ = _classification_data(task, data_dir, split, tokenizer, settings)
-        metrics = _write_predictions(run_dir, task, model, split, examples, x, settings)
+    data = task.read(data_dir, split, tokenizer, settings)
+    metrics = _write_predictions(run_dir, task, model, data, settings)
     if verbose:
         shown = _format(metrics) if metrics else "no labels: predictions only"
         print(f"evaluate {split}: {shown}; written to {os.path.join(run_dir, 'predictions', split)}/")
     return metrics
 
 
-def _write_predictions(run_dir, task, model, split, examples, data, settings):
+def _write_predictions(run_dir, task, model, split, settings):
     """Predictions (and metrics, when the split is labeled) under run_dir/predictions/<split>/."""
-    out = os.path.join(run_dir, "predictions", split)
+    out = os.path.join(run_dir, "predictions", split.name)
     os.makedirs(out, exist_ok=True)
-    metrics = {}
-    if isinstance(task, str):
-        path, features, x = data
-        outputs = model.predict(x, batch_size=64, verbose=0)
-        v2 = SQUAD_TASKS[task]
-        labeled = all(e.answers or e.is_impossible for e in examples)
-        if labeled:
-            metrics, predictions, null_odds = _score_squad(v2, path, examples, features, outputs, settings)
-        else:
-            predictions, null_odds, _ = squad.postprocess(examples, features, outputs, v2=v2,
-                                                          na_threshold=settings.na_threshold)
-        squad.write_predictions(os.path.join(out, "predictions.json"), predictions)
-        if v2:
-            squad.write_predictions(os.path.join(out, "null_odds.json"), null_odds)
-    else:
-        x = data
-        predictions, _ = _predict_classes(model, task, x)
-        tasks.write_predictions(task, examples, predictions if task.kind != tasks.REGRESSION
-                                else predictions / task.regression_scale, out, split)
-        if all(e.label is not None for e in examples):
-            metrics = _score_classification(task, tasks.label_ids(task, examples), predictions)
+    metrics = task.write_predictions(model, split, out, settings)
     if metrics:
-        atomic_json({"split": split, **metrics}, os.path.join(out, "metrics.json"))
+        atomic_json({"split": split.name, **metrics}, os.path.join(out, "metrics.json"))
     return metrics
 
 
@@ -414,7 +278,7 @@ def _format(metrics):
     return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
 
 
-def _write_history(run_dir, rows, task):
+def _write_history(run_dir, rows, task_name):
     """history.csv and finetuning.png: train loss and the dev metrics per epoch."""
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with open(os.path.join(run_dir, "history.csv"), "w", newline="") as f:
@@ -434,7 +298,7 @@ def _write_history(run_dir, rows, task):
         if key not in ("epoch", "train_loss") and all(isinstance(r.get(key), float) for r in rows) \
                 and not key.endswith(("_total", "threshold")):
             right.plot(epochs, [r[key] for r in rows], marker="o", label=key)
-    right.set(title=f"dev ({task if isinstance(task, str) else task.name})", xlabel="epoch")
+    right.set(title=f"dev ({task_name})", xlabel="epoch")
     if right.get_lines():  # none when dev was scored only at the end
         right.legend(fontsize=8)
     for ax in (left, right):
