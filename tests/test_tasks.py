@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import small_vocab
 
+from electra_keras.data.task_encoding import _truncated_lengths
 from electra_keras.data.tasks import (
     TASKS,
     Example,
-    _truncated_lengths,
     custom_task,
     encode_examples,
     get_task,
