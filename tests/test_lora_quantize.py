@@ -6,6 +6,7 @@ from keras_hub.layers import TransformerEncoder
 from keras_hub.models import Backbone
 
 from conftest import make_batch, tiny_config
+from electra_keras.internals import attention_sublayers, encoder_sublayers
 from electra_keras.models import ElectraBackbone, ElectraClassifier
 
 
@@ -15,6 +16,10 @@ def np_(x):
 
 def backbone(num_layers=2):
     return ElectraBackbone.from_electra_config(tiny_config(num_layers=num_layers, dropout=0.0))
+
+
+def query_dense(model, layer=0):
+    return attention_sublayers(encoder_sublayers(model.transformer_layers[layer])["attention"])[0]
 
 
 def keras_hub_path(model, batch):
@@ -58,7 +63,7 @@ def test_lora_trains_only_the_low_rank_factors_and_the_head(tmp_path):
     for before, after in zip(frozen_before, originals):
         if after.path not in biases:
             np.testing.assert_array_equal(np_(after), before, err_msg=after.path)
-    b = model.transformer_layers[0]._self_attention_layer._query_dense.lora_kernel_b
+    b = query_dense(model).lora_kernel_b
     assert np.abs(np_(b)).max() > 0  # zero at initialisation
     # The fused encoder path sees the low-rank update (`.kernel` includes it).
     np.testing.assert_allclose(np_(model(batch)), keras_hub_path(model, batch), atol=2e-5)
@@ -77,8 +82,8 @@ def test_int8_quantization_runs_keras_hubs_path_and_survives_saving(tmp_path):
     batch = make_batch(batch_size=4, seed=5)
     full = np_(model(batch))
     model.quantize("int8")
-    query = model.transformer_layers[0]._self_attention_layer._query_dense
-    assert query.quantization_mode == "int8" and keras.backend.standardize_dtype(query._kernel.dtype) == "int8"
+    query = query_dense(model)
+    assert query.quantization_mode == "int8" and keras.backend.standardize_dtype(query.kernel.dtype) == "int8"
 
     quantized = np_(model(batch))
     # The quantized encoder is keras-hub's computation on the int8 kernels, not the fused
@@ -92,7 +97,7 @@ def test_int8_quantization_runs_keras_hubs_path_and_survives_saving(tmp_path):
     model.save(path)
     restored = keras.saving.load_model(path)
     assert isinstance(restored, ElectraBackbone)
-    assert restored.transformer_layers[0]._self_attention_layer._query_dense.quantization_mode == "int8"
+    assert query_dense(restored).quantization_mode == "int8"
     np.testing.assert_allclose(np_(restored(batch)), quantized, atol=1e-6)
 
 

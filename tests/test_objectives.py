@@ -188,3 +188,38 @@ def test_blockwise_gumbel_sample_follows_the_softmax():
     peaked = np.zeros((2, 3, 300), "float32")
     peaked[..., 298] = 60.0
     assert np.all(np_(objectives.blockwise_gumbel_sample(peaked, 1.0, keras.random.SeedGenerator(1))) == 298)
+
+
+class FixedDraws(objectives.Draws):
+    """The caller's random numbers, handed over in the order the objective asks for them."""
+
+    def __init__(self, uniforms, integers):
+        super().__init__()
+        self.uniforms = [np.asarray(u, "float32") for u in uniforms]
+        self.ints = np.asarray(integers, "int32")
+
+    def uniform(self, shape):
+        value = self.uniforms.pop(0)
+        assert value.shape == tuple(shape)
+        return keras.ops.convert_to_tensor(value)
+
+    def integers(self, shape, high):
+        assert self.ints.shape == tuple(shape) and high == VOCAB
+        return keras.ops.convert_to_tensor(self.ints)
+
+
+def test_mask_tokens_uses_the_draws_it_is_handed():
+    ids = np.array([[CLS, 111, 112, 113, 114, SEP]], "int32")
+    batch = {"token_ids": ids, "padding_mask": np.ones_like(ids)}
+    # 6 real tokens x 0.5 -> 3 positions: the top 3 scores among the candidates 1-4 are at 2, 4, 3.
+    scores = [[0.9, 0.1, 0.8, 0.3, 0.7, 0.95]]
+    # Per slot: below 0.5 -> [MASK]; in [0.5, 0.95) -> the handed random id; else the original.
+    replace = [[0.2, 0.9, 0.97]]
+    draws = FixedDraws([scores, replace], [[150, 151, 152]])
+    out = objectives.mask_tokens(ids, batch["padding_mask"], max_predictions=3, mask_prob=0.5,
+                                 special_token_ids=SPECIALS, mask_token_id=MASK, vocabulary_size=VOCAB,
+                                 mask_token_rate=0.5, random_token_rate=0.45, seed=draws)
+    np.testing.assert_array_equal(np_(out.mask_positions), [[2, 4, 3]])
+    np.testing.assert_array_equal(np_(out.mask_ids), [[112, 114, 113]])
+    np.testing.assert_array_equal(np_(out.token_ids), [[CLS, 111, MASK, 113, 151, SEP]])
+    assert not draws.uniforms  # both draws were taken, in that order
