@@ -1,4 +1,4 @@
-"""keras-hub's Backbone features on our backbone: LoRA fine-tuning and int8 quantization."""
+"""keras-hub's Backbone features on our backbone: LoRA fine-tuning, int8 quantization, presets."""
 
 import keras
 import numpy as np
@@ -111,3 +111,13 @@ def test_a_classifier_on_an_int8_backbone_saves_and_loads(tmp_path):
     path = str(tmp_path / "classifier.keras")
     classifier.save(path)
     np.testing.assert_allclose(np_(keras.saving.load_model(path)(batch)), quantized, atol=1e-6)
+
+
+def test_a_backbone_saves_and_loads_as_a_keras_hub_preset(tmp_path):
+    model = backbone()
+    batch = make_batch(batch_size=3, seed=7)
+    model.save_to_preset(str(tmp_path / "preset"))
+    for loader in (ElectraBackbone, Backbone):  # keras-hub's base finds our class from the config
+        restored = loader.from_preset(str(tmp_path / "preset"))
+        assert isinstance(restored, ElectraBackbone)
+        np.testing.assert_allclose(np_(restored(batch)), np_(model(batch)), atol=1e-6)
