@@ -296,7 +296,8 @@ class ReplicaDraws(Draws):
         return replica_rows(super().uniform, shape)
 
     def integers(self, shape, high):
-        return replica_rows(lambda full: super(ReplicaDraws, self).integers(full, high), shape)
+        draw = super().integers
+        return replica_rows(lambda full: draw(full, high), shape)
 
 
 def global_clip_scale(gradients, clipnorm):

@@ -169,6 +169,8 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
         raise FileExistsError(f"{run_dir} holds a fine-tuned model; pick another --run-name or pass --overwrite")
 
     # --- data ---
+    for split in ("train", "dev"):  # both files found before either is read (SQuAD's take minutes)
+        task.locate(data_dir, split)
     train = task.read(data_dir, "train", tokenizer, settings, training=True, limit=settings.max_train_examples)
     if train.y is None:
         raise ValueError(f"the training set of {task_name} has examples without a label")

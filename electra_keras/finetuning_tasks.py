@@ -5,6 +5,7 @@ Two implementations: `ClassificationTask` (GLUE, BoolQ and your own files: a
 `finetuning.finetune` and `evaluate` speak only this protocol:
 
     task.name                                   for run names, logs and plots
+    task.locate(data_dir, split) -> path        the split's file; a clear error when it is missing
     task.read(data_dir, split, tokenizer, settings, training=False, limit=None) -> Split
     task.build_model(backbone, settings, dtype) -> (model, loss or None: the model's own)
     task.score(model, split, settings) -> {metric: value}
@@ -51,6 +52,9 @@ class ClassificationTask:
         self.spec = spec
         self.name = spec.name
 
+    def locate(self, data_dir, split):
+        return tasks.split_path(self.spec, data_dir, split)
+
     def read(self, data_dir, split, tokenizer, settings, training=False, limit=None):
         examples = tasks.read_examples(self.spec, data_dir, split)
         if limit:
@@ -84,9 +88,8 @@ class ClassificationTask:
 
     def write_predictions(self, model, split, out_dir, settings=None):
         predictions = self.predict(model, split)[0]
-        scale = self.spec.regression_scale if self.spec.kind == tasks.REGRESSION else 1
-        tasks.write_predictions(self.spec, split.examples, predictions / scale if scale != 1 else predictions,
-                                out_dir, split.name)
+        written = predictions / self.spec.regression_scale if self.spec.kind == tasks.REGRESSION else predictions
+        tasks.write_predictions(self.spec, split.examples, written, out_dir, split.name)
         return self.score(model, split, predictions=predictions) if split.y is not None else {}
 
     def to_json(self):
@@ -100,7 +103,7 @@ class SquadTask:
         self.name = name
         self.v2 = SQUAD_TASKS[name]
 
-    def file(self, data_dir, split):
+    def locate(self, data_dir, split):
         train, dev = SQUAD_FILES[self.v2]
         candidates = [train if split == "train" else dev, f"{split}.json"]
         for name in candidates:
@@ -110,7 +113,7 @@ class SquadTask:
                                 f"(SQuAD {'2.0' if self.v2 else '1.1'} {split} set)")
 
     def read(self, data_dir, split, tokenizer, settings, training=False, limit=None):
-        path = self.file(data_dir, split)
+        path = self.locate(data_dir, split)
         examples = squad.read_squad(path, is_training=training)
         if limit:
             examples = examples[:limit]

@@ -297,6 +297,19 @@ def test_finetune_and_evaluate_squad(tmp_path, version):
     assert evaluate(run_dir, str(folder), "dev", verbose=0) == metrics
 
 
+def test_a_missing_dev_file_is_named_before_the_training_set_is_read(tmp_path, monkeypatch):
+    folder = tmp_path / "squad"
+    folder.mkdir()
+    write_squad(str(folder / "train-v1.1.json"))
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the training set was read before the dev file was found")
+
+    monkeypatch.setattr("electra_keras.data.squad.read_squad", no_reading)
+    with pytest.raises(FileNotFoundError, match=r"dev-v1\.1\.json or dev\.json \(SQuAD 1\.1 dev set\)"):
+        finetune(model_dir(tmp_path), "squad", str(folder), output_dir=str(tmp_path / "runs"), verbose=0)
+
+
 def test_cli_finetune_custom_task_and_errors(tmp_path, capsys):
     model = model_dir(tmp_path)
     train, dev = tmp_path / "train.csv", tmp_path / "dev.csv"

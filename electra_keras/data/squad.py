@@ -12,8 +12,8 @@ This follows ELECTRA's ``finetune/qa/qa_tasks.py`` and ``qa_metrics.py`` (themse
   context ("max context" rule), which `postprocess` uses to pick one window per start token.
 - `postprocess` reads the beam outputs of the joint span model (start log-probs and, per start,
   end log-probs), keeps valid spans, and projects the best word-piece span back onto the
-  original text (squad_answers.py; re-exported here). For SQuAD 2.0 the "answerable" logit (which scores *impossible*) gives the
-  null odds and a threshold turns the prediction into "".
+  original text (squad_answers.py; re-exported here). For SQuAD 2.0 the "answerable" logit
+  (which scores *impossible*) gives the null odds and a threshold turns the prediction into "".
 """
 
 import dataclasses

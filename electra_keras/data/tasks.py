@@ -51,6 +51,12 @@ def read_examples(task, data_dir=None, split="train"):
     e.g. ``read_examples("mnli", "glue_data/MNLI", "dev_mismatched")``.
     """
     task = get_task(task)
+    return read_file_examples(split_path(task, data_dir, split), task, split)
+
+
+def split_path(task, data_dir, split):
+    """The file of `split` of `task`; an `InputError` naming it when it is not there."""
+    task = get_task(task)
     if split not in task.splits:
         raise ValueError(
             f"task {task.name!r} has no split {split!r}: expected one of {', '.join(task.splits)}"
@@ -58,7 +64,7 @@ def read_examples(task, data_dir=None, split="train"):
     path = os.path.join(os.fspath(data_dir or ""), task.splits[split])
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file (the {split!r} split of task {task.name!r})")
-    return read_file_examples(path, task, split)
+    return path
 
 
 def read_file_examples(path, task, split="train"):
@@ -325,5 +331,5 @@ def custom_task(path_or_paths, text_columns, label_column, kind=CLASSIFICATION, 
 
 
 __all__ = ["TaskSpec", "Example", "TASKS", "get_task", "submission_filename", "CLASSIFICATION", "REGRESSION",
-           "NLI_LABELS", "BINARY_LABELS", "read_examples", "read_file_examples", "custom_task",
+           "NLI_LABELS", "BINARY_LABELS", "read_examples", "split_path", "read_file_examples", "custom_task",
            "encode_examples", "label_ids", "write_predictions"]
