@@ -1,6 +1,8 @@
 """ElectraBackbone and ElectraPretrainer: sizes, weight tying, the objective in the model, fit."""
 
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -242,6 +244,24 @@ def test_fit_save_reload_and_continue(trained, tmp_path):
         np.testing.assert_array_equal(np_(a), np_(b))
     history = loaded.fit(learnable_batch(), epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0]) and int(loaded.optimizer.iterations) == 21
+
+
+def test_a_fresh_interpreter_loads_a_compiled_pretrainer_after_importing_models(trained, tmp_path):
+    """What the README promises: `import electra_keras.models` is all `load_model` needs, the
+    optimizer and its schedule included (a fresh process: this one has imported everything)."""
+    model, _ = trained
+    path = os.path.join(tmp_path, "trained.keras")
+    model.save(path)
+    code = ("import sys, keras, electra_keras.models\n"
+            "m = keras.saving.load_model(sys.argv[1])\n"
+            "print(type(m.optimizer).__name__, int(m.optimizer.iterations), float(m.optimizer.learning_rate))")
+    result = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    name, step, rate = result.stdout.split()[-3:]
+    assert (name, step) == (type(model.optimizer).__name__, "20"), result.stdout
+    # the warmup-then-linear schedule, restored: its rate at step 20, not a constant
+    np.testing.assert_allclose(float(rate), float(model.optimizer.learning_rate), rtol=1e-6)
+    assert float(rate) < 1e-3
 
 
 def test_mlm_baseline_trains_a_full_size_encoder():
