@@ -123,9 +123,9 @@ def pretrain_both(args, corpus):
     from electra_keras.flops import pretraining_flops_per_step
     from electra_keras.training import pretrain
 
-    model_overrides = recipe("electra", 50, corpus, None, args.overrides).model
-    sized = ElectraConfig.from_preset("tiny", vocabulary_size=8000,
-                                      **{k: v for k, v in model_overrides.items() if k != "preset"})
+    base = recipe("electra", 50, corpus, None, args.overrides)
+    sized = ElectraConfig.from_preset("tiny", vocabulary_size=base.data.vocab_size,
+                                      **{k: v for k, v in base.model.items() if k != "preset"})
     per_step = {o: pretraining_flops_per_step(sized.replace(objective=o), 32) for o in ("electra", "mlm")}
     budget = args.steps * per_step["electra"]
     points = []

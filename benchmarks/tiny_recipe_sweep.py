@@ -5,14 +5,19 @@ trained on the default corpus with the discriminator probe on (`electra_keras.pr
 table reports, at the end of each run, the held-out AUC against random replacements and
 against the generator's samples, the lowest random-replacement AUC after warmup (a collapse
 shows there), the training batches' discriminator recall, and the generator's MLM accuracy.
+Beside them, `frequency_checks`: how much of each AUC word-piece frequency alone gives, and
+the discriminator's AUC when the replacements are drawn by frequency, which only context
+can tell apart.
 
-    python benchmarks/tiny_recipe_sweep.py [--only NAME ...] [--steps N]
+    python benchmarks/tiny_recipe_sweep.py [--only NAME ...] [--steps N] [--extra NAME=OVERRIDES]
+    python benchmarks/tiny_recipe_sweep.py --report     # the table of every finished run
 
 Runs go to ~/.cache/electra_keras/tiny_sweep/<name>/; a finished run is not repeated.
 Results: benchmarks/results/tiny_recipe_sweep.{md,json,png}.
 """
 
 import argparse
+import glob
 import json
 import os
 import subprocess
@@ -22,8 +27,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Every candidate: the same length of run and the same logging, so only the named fields differ.
+# The vocabulary the recipe had when these candidates ran (the default is now 16,000 pieces).
 BASE = ["train.steps=800", "train.log_every=50", "train.checkpoint_every=800", "train.warmup_steps=80",
-        "train.probe_examples=128"]
+        "train.probe_examples=128", "data.vocab_size=8000"]
 # name: overrides of BASE. "before" is the recipe as it was before this sweep, run for as long.
 CANDIDATES = {
     "before": ["train.learning_rate=2e-3", "train.warmup_steps=30", "model.generator_hidden_fraction=0.25"],
@@ -48,6 +54,8 @@ def parse_args():
     parser.add_argument("--only", nargs="*", help="candidate names (default: all)")
     parser.add_argument("--extra", nargs="*", default=[], metavar="NAME=OVERRIDE;OVERRIDE",
                         help="more candidates, e.g. 'lr2e-3=train.learning_rate=2e-3'")
+    parser.add_argument("--report", action="store_true",
+                        help="train nothing: rewrite the table from every finished run under --work")
     parser.add_argument("--steps", type=int, default=None, help="default: the recipe's")
     parser.add_argument("--parallel", type=int, default=1,
                         help="runs at a time (their minutes then count the sharing)")
@@ -90,9 +98,48 @@ def collect(name, overrides, start, args):
         "disc_auc": last["disc_auc"], "mlm_accuracy": last["mlm_accuracy"],
         "curve": [(r["step"], r["eval_auc_random"], r["eval_auc_generator"]) for r in rows],
     }
+    record.update(frequency_checks(run_dir))
     with open(record_path(name, args), "w") as f:
         json.dump(record, f)
     return record
+
+
+def frequency_checks(run_dir):
+    """How much of the probe's AUCs word-piece frequency alone explains, and the AUC without it.
+
+    It rebuilds the run's probe from its saved pretrainer (the same shard, positions, random ids
+    and generator samples) and returns `eval_auc_frequency` (replacements drawn by frequency,
+    as runs now log it) and `rarity_auc_{random,generator,frequency}`: the AUC of a detector
+    that knows no context and scores each token by its rarity in the training shards,
+    -log(count + 1). Uniformly random pieces are mostly rare ones, the more so in a larger
+    vocabulary: that part of `eval_auc_random` needs no context.
+    """
+    import keras
+    import numpy as np
+
+    import electra_keras.models  # noqa: F401 (registers the classes the saved pretrainer names)
+    from electra_keras.data.pretraining import list_shards
+    from electra_keras.probe import detection_auc
+    from electra_keras.recipes import recipe_from_dict
+    from electra_keras.training import held_out_split, make_probe, prepare_data, token_counts
+
+    with open(os.path.join(run_dir, "recipe.json")) as f:
+        recipe = recipe_from_dict(json.load(f))
+    shard_dir, tokenizer, _ = prepare_data(recipe.data, seed=recipe.train.seed, verbose=False, build=False)
+    files, probe_files = held_out_split(list_shards(shard_dir), recipe.train.probe_examples)
+    pretrainer = keras.saving.load_model(os.path.join(run_dir, "pretrainer.keras"), compile=False)
+    probe = make_probe(probe_files, pretrainer.config, tokenizer, recipe.train.probe_examples,
+                       recipe.data.seq_len, seed=recipe.train.seed, train_files=files)
+    counts = token_counts(files, len(tokenizer), recipe.data.seq_len)
+    s = probe.probe_set
+    generated, generated_labels = probe.generator_samples(pretrainer)
+    rarity = lambda ids: -np.log(counts[ids] + 1.0)  # noqa: E731
+    return {
+        "eval_auc_frequency": probe(pretrainer)["eval_auc_frequency"],
+        "rarity_auc_random": detection_auc(rarity(s.random_ids), s.random_labels, s.scored),
+        "rarity_auc_generator": detection_auc(rarity(generated), generated_labels, s.scored),
+        "rarity_auc_frequency": detection_auc(rarity(s.frequency_ids), s.frequency_labels, s.scored),
+    }
 
 
 def run_all(names, candidates, args):
@@ -110,25 +157,49 @@ def run_all(names, candidates, args):
                 if process.returncode:
                     raise SystemExit(f"{name}: pretrain exited with {process.returncode}")
                 collect(name, overrides, start, args)
-    records = []
-    for name in names:
-        with open(record_path(name, args)) as f:
-            records.append(json.load(f))
-    return records
+    return [read_record(name, args) for name in names]
+
+
+def read_record(name, args):
+    """A finished candidate's record, its frequency checks added if it predates them."""
+    with open(record_path(name, args)) as f:
+        record = json.load(f)
+    if "eval_auc_frequency" not in record:
+        record.update(frequency_checks(os.path.dirname(record_path(name, args))))
+        with open(record_path(name, args), "w") as f:
+            json.dump(record, f)
+    return record
+
+
+def finished_names(args):
+    """Every finished run under --work: those of the last report in its order, then the rest."""
+    done = {os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(args.work, "*", "sweep.json"))}
+    names = []
+    report = os.path.join(args.out, "tiny_recipe_sweep.json")
+    if os.path.exists(report):
+        with open(report) as f:
+            names = [r["name"] for r in json.load(f) if r["name"].replace("/", "_") in done]
+    known = {n.replace("/", "_") for n in names}
+    return names + sorted(done - known)
 
 
 def write_report(records, args):
     os.makedirs(args.out, exist_ok=True)
     lines = [f"`python benchmarks/tiny_recipe_sweep.py`, {time.strftime('%Y-%m-%d')}: the default recipe "
-             f"with each row's overrides, probe on 128 held-out examples.", "",
-             "| candidate | overrides | steps | eval AUC random | min after warmup | eval AUC generator "
-             "| disc recall | disc precision | MLM acc | minutes |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"with each row's overrides, probe on 128 held-out examples. \"Rarity alone\": the AUC of a "
+             f"detector that scores each token by its rarity in the training shards; \"by frequency\": the "
+             f"discriminator's AUC when the replacements are drawn by their frequency (`eval_auc_frequency`; "
+             f"for runs older than that probe, computed afterwards from the saved pretrainer).", "",
+             "| candidate | overrides | steps | eval AUC random | rarity alone | min after warmup "
+             "| eval AUC generator | rarity alone | eval AUC by frequency | disc recall | disc precision "
+             "| MLM acc | minutes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['name']} | `{' '.join(r['overrides'])}` | {r['steps']} | {r['eval_auc_random']:.3f} | "
-                     f"{r['min_eval_auc_random_after_warmup']:.3f} | {r['eval_auc_generator']:.3f} | "
-                     f"{r['disc_recall']:.3f} | {r['disc_precision']:.3f} | {r['mlm_accuracy']:.3f} | "
-                     f"{r['seconds'] / 60:.1f} |")
+                     f"{r['rarity_auc_random']:.3f} | {r['min_eval_auc_random_after_warmup']:.3f} | "
+                     f"{r['eval_auc_generator']:.3f} | {r['rarity_auc_generator']:.3f} | "
+                     f"{r['eval_auc_frequency']:.3f} | {r['disc_recall']:.3f} | {r['disc_precision']:.3f} | "
+                     f"{r['mlm_accuracy']:.3f} | {r['seconds'] / 60:.1f} |")
     table = "\n".join(lines) + "\n"
     print(table)
     with open(os.path.join(args.out, "tiny_recipe_sweep.md"), "w") as f:
@@ -162,8 +233,10 @@ def main():
     for item in args.extra:
         name, overrides = item.split("=", 1)
         candidates[name] = overrides.split(";")
-    names = args.only or list(candidates)
-    records = run_all(names, candidates, args)
+    if args.report:
+        records = [read_record(name, args) for name in finished_names(args)]
+    else:
+        records = run_all(args.only or list(candidates), candidates, args)
     write_report(records, args)
 
 

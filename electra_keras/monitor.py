@@ -153,7 +153,7 @@ def plot_metrics(csv_path, png_path):
         ("generator", ["mlm_accuracy", "sampled_accuracy"]),
         ("discriminator BCE", ["disc_loss"]),
         ("discriminator (training batches)", ["disc_accuracy", "disc_precision", "disc_recall"]),
-        ("discriminator AUC", ["disc_auc", "eval_auc_generator", "eval_auc_random"]),
+        ("discriminator AUC", ["disc_auc", "eval_auc_generator", "eval_auc_random", "eval_auc_frequency"]),
         ("learning rate", ["learning_rate"]),
     ]
     fig, axes = plt.subplots(2, 4, figsize=(19, 7))

@@ -6,7 +6,11 @@ discriminator on text it never trained on, corrupted two ways at the same positi
 
 - `eval_auc_generator`: the generator's samples at the training temperature, as in training
   (gets harder as the generator learns);
-- `eval_auc_random`: uniformly random vocabulary ids (the same difficulty at every step).
+- `eval_auc_random`: uniformly random vocabulary ids (the same difficulty at every step);
+- `eval_auc_frequency`: ids drawn by their frequency in the training data (when the probe is
+  given the counts). Uniformly random pieces are mostly rare ones, so much of `eval_auc_random`
+  can be earned by rarity alone; replacements as frequent as the words they replace can only
+  be told apart by context.
 
 The positions, the [MASK]/keep choice, the random ids and the uniforms of the generator's sample
 are drawn once, in NumPy, from the probe's own seed: the probe reads the model's weights and
@@ -34,13 +38,18 @@ class ProbeSet:
     generator_input: np.ndarray  # [MASK] at 85% of the chosen positions, the original at the rest
     random_ids: np.ndarray  # the originals with a random id at every chosen position
     sample_uniforms: np.ndarray  # (examples, predictions) U[0, 1): the generator's sample, by inverse CDF
+    frequency_ids: np.ndarray = None  # the originals with an id drawn by frequency at every chosen position
 
     @property
     def random_labels(self):
         return (self.random_ids != self.token_ids).astype("int32")
 
+    @property
+    def frequency_labels(self):
+        return (self.frequency_ids != self.token_ids).astype("int32")
 
-def make_probe_set(batch, config, replacement_ids=None, seed=0):
+
+def make_probe_set(batch, config, replacement_ids=None, seed=0, token_counts=None):
     """Fix the corruptions of held-out `batch` ({token_ids, segment_ids, padding_mask} arrays).
 
     Positions follow the objective's rule (`objectives.mask_tokens`): per example
@@ -53,6 +62,8 @@ def make_probe_set(batch, config, replacement_ids=None, seed=0):
         replacement_ids: the ids a random replacement is drawn from (default: every id but the
             config's special ones); ids equal to the original are redrawn.
         seed: the probe's own seed.
+        token_counts: (vocab,) occurrences of each id in the training data; given, the set also
+            holds `frequency_ids`, drawn among `replacement_ids` in proportion to their counts.
     """
     rng = np.random.default_rng(seed)
     token_ids = np.asarray(batch["token_ids"], "int32")
@@ -79,15 +90,16 @@ def make_probe_set(batch, config, replacement_ids=None, seed=0):
     if replacement_ids is None:
         replacement_ids = np.setdiff1d(np.arange(config.vocabulary_size), special)
     replacement_ids = np.asarray(replacement_ids, "int32")
-    random_ids = token_ids.copy()
     originals = token_ids[rows, cols]
-    drawn = replacement_ids[rng.integers(0, len(replacement_ids), len(rows))]
-    for _ in range(100):  # redraw the few that hit the original
-        same = drawn == originals
-        if not same.any():
-            break
-        drawn[same] = replacement_ids[rng.integers(0, len(replacement_ids), int(same.sum()))]
-    random_ids[rows, cols] = drawn
+    random_ids = _replaced(token_ids, rows, cols, _draw_unlike(rng, originals, replacement_ids))
+    sample_uniforms = rng.random((examples, max_predictions))
+    frequency_ids = None
+    if token_counts is not None:  # drawn last: the other draws stay what they were without it
+        weights = np.asarray(token_counts, "float64")[replacement_ids]
+        if not weights.sum() > 0:
+            raise ValueError("token_counts: none of the replacement ids occurs in the training data")
+        frequency_ids = _replaced(token_ids, rows, cols,
+                                  _draw_unlike(rng, originals, replacement_ids, weights / weights.sum()))
     return ProbeSet(
         token_ids=token_ids,
         segment_ids=np.asarray(batch["segment_ids"], "int32"),
@@ -97,8 +109,29 @@ def make_probe_set(batch, config, replacement_ids=None, seed=0):
         mask_weights=mask_weights,
         generator_input=generator_input,
         random_ids=random_ids,
-        sample_uniforms=rng.random((examples, max_predictions)),
+        sample_uniforms=sample_uniforms,
+        frequency_ids=frequency_ids,
     )
+
+
+def _draw_unlike(rng, originals, ids, p=None):
+    """One of `ids` (with probabilities `p`) per original, redrawn where it equals the original."""
+    def draw(n):
+        return rng.choice(ids, n, p=p) if p is not None else ids[rng.integers(0, len(ids), n)]
+
+    drawn = draw(len(originals))
+    for _ in range(100):  # redraw the few that hit the original
+        same = drawn == originals
+        if not same.any():
+            break
+        drawn[same] = draw(int(same.sum()))
+    return drawn
+
+
+def _replaced(token_ids, rows, cols, drawn):
+    corrupted = token_ids.copy()
+    corrupted[rows, cols] = drawn
+    return corrupted
 
 
 def detection_auc(probabilities, labels, where=None):
@@ -148,7 +181,8 @@ class DiscriminatorProbe:
 
     Returns {"eval_auc_generator", "eval_auc_random"}: the discriminator's AUC on the held-out
     tokens it could see replaced, with the generator's samples and with random ids at the
-    chosen positions. Everything runs in inference mode (no dropout).
+    chosen positions; and "eval_auc_frequency", with ids drawn by frequency, when the set has
+    them. Everything runs in inference mode (no dropout).
 
     Args:
         probe_set: a `ProbeSet` (`make_probe_set`).
@@ -198,12 +232,16 @@ class DiscriminatorProbe:
     def __call__(self, model):
         s = self.probe_set
         corrupted, labels = self.generator_samples(model)
-        return {
+        scores = {
             "eval_auc_generator": detection_auc(self.discriminator_probabilities(model, corrupted), labels, s.scored),
             "eval_auc_random": detection_auc(
                 self.discriminator_probabilities(model, s.random_ids), s.random_labels, s.scored
             ),
         }
+        if s.frequency_ids is not None:
+            scores["eval_auc_frequency"] = detection_auc(
+                self.discriminator_probabilities(model, s.frequency_ids), s.frequency_labels, s.scored)
+        return scores
 
 
 __all__ = ["ProbeSet", "make_probe_set", "detection_auc", "sample_by_inverse_cdf", "DiscriminatorProbe"]

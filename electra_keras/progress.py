@@ -14,7 +14,8 @@ import keras
 
 # The metrics of an interval line, in order, with their short names.
 SHOWN = (("loss", "loss"), ("mlm_accuracy", "mlm acc"), ("disc_auc", "disc auc"), ("disc_recall", "recall"),
-         ("eval_auc_random", "probe auc random"), ("eval_auc_generator", "probe auc gen"))
+         ("eval_auc_random", "probe auc random"), ("eval_auc_frequency", "probe auc freq"),
+         ("eval_auc_generator", "probe auc gen"))
 
 
 def format_duration(seconds):

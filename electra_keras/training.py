@@ -31,6 +31,7 @@ import json
 import os
 
 import keras
+import numpy as np
 
 from electra_keras import distribute
 from electra_keras.checkpoints import CHECKPOINT_DIR, LATEST, latest_checkpoint, restore_checkpoint, save_checkpoint  # noqa: F401
@@ -45,7 +46,8 @@ from electra_keras.progress import StepProgress
 
 HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change when a run resumes
 PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
-           "disc_precision", "disc_recall", "disc_auc", "eval_auc_generator", "eval_auc_random", "learning_rate")
+           "disc_precision", "disc_recall", "disc_auc", "eval_auc_generator", "eval_auc_random", "eval_auc_frequency",
+           "learning_rate")
 
 
 def default_cache_dir():
@@ -112,15 +114,30 @@ def held_out_split(files, probe_examples):
     return files[:-1], files[-1:]
 
 
-def make_probe(files, config, tokenizer, examples, seq_len, seed=0):
-    """A `DiscriminatorProbe` over the first `examples` examples of `files`."""
+def make_probe(files, config, tokenizer, examples, seq_len, seed=0, train_files=None):
+    """A `DiscriminatorProbe` over the first `examples` examples of `files`; with `train_files`,
+    replacements by frequency too, counted over their first `FREQUENCY_EXAMPLES` examples."""
     from electra_keras.probe import DiscriminatorProbe, make_probe_set
 
     batch = next(iter(pretraining_dataset(files, examples, seq_len, shuffle=False, repeat=True)))
     batch = {k: v.numpy() for k, v in batch.items()}
     # Random replacements are ordinary word pieces: never [PAD], [UNK], [CLS], [unused0] ...
     ordinary = [i for i, t in enumerate(tokenizer.tokens) if not (t.startswith("[") and t.endswith("]"))]
-    return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed))
+    counts = token_counts(train_files, len(tokenizer), seq_len) if train_files else None
+    return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed, token_counts=counts))
+
+
+FREQUENCY_EXAMPLES = 4096
+
+
+def token_counts(files, vocab_size, seq_len, examples=FREQUENCY_EXAMPLES):
+    """(vocab_size,) occurrences of each id in the first `examples` examples of `files` (fewer if short)."""
+    counts = np.zeros(vocab_size, "int64")
+    examples = pretraining_dataset(files, 1, seq_len, shuffle=False, repeat=False).take(examples)
+    for batch in examples.unbatch().batch(256):  # the last batch may be short: every example counts
+        ids, mask = batch["token_ids"].numpy(), batch["padding_mask"].numpy()
+        counts += np.bincount(ids[mask > 0], minlength=vocab_size)[:vocab_size]
+    return counts
 
 
 # ---- monitoring --------------------------------------------------------------------------------
@@ -205,7 +222,8 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     probe = None
     # A probe of its own on the chief would run collectives the other workers never join.
     if probe_files and config.objective == "electra" and dist.num_workers == 1:
-        probe = make_probe(probe_files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed)
+        probe = make_probe(probe_files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed,
+                           train_files=files)
         held_out = "held out" if probe_files[0] not in files else "also trained on: the data has one shard"
         say(f"probe: {train.probe_examples} examples of {os.path.basename(probe_files[0])} ({held_out}), "
             f"scored every {train.log_every} steps")
@@ -242,8 +260,9 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
         say(f"step {last[-1]['step']}: {shown}")
         if "eval_auc_random" in last[-1]:
             say(f"held-out discriminator AUC: {last[-1]['eval_auc_random']:.3f} against random replacements, "
-                f"{last[-1]['eval_auc_generator']:.3f} against the generator's samples; recall on the last "
-                f"training batches {last[-1].get('disc_recall', float('nan')):.3f}")
+                f"{last[-1].get('eval_auc_frequency', float('nan')):.3f} against replacements as frequent as "
+                f"the words they replace, {last[-1]['eval_auc_generator']:.3f} against the generator's samples; "
+                f"recall on the last training batches {last[-1].get('disc_recall', float('nan')):.3f}")
     say(f"saved the discriminator, backbone and pretrainer with vocab and config to {run_dir}/ "
         f"(metrics.csv, training.png, TensorBoard logs/ beside them)")
     if probe is not None and verbose and demo:

@@ -83,4 +83,4 @@ def test_pretrain_on_the_default_corpus(tmp_path, capsys):
     (data_dir,) = (tmp_path / "cache" / "data").iterdir()
     summary = read_data_info(data_dir)["summary"]
     assert summary["documents"] == 10_033 and summary["unk_rate"] < 0.001
-    assert len((run / "vocab.txt").read_text().splitlines()) == 8000
+    assert len((run / "vocab.txt").read_text().splitlines()) == 16000

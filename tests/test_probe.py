@@ -56,6 +56,29 @@ def test_probe_set_corrupts_only_candidates_at_the_objective_rate():
     assert not np.array_equal(make_probe_set(batch, config, seed=4).random_ids, s.random_ids)
 
 
+def test_frequency_replacements_follow_the_counts_and_leave_the_other_draws_alone():
+    config = tiny_config()
+    batch = make_batch(batch_size=24, seq_len=64)
+    plain = make_probe_set(batch, config, seed=3)
+    counts = np.zeros(config.vocabulary_size, "int64")
+    counts[[120, 121]] = [3, 1]  # only two ids occur, one three times as often
+    s = make_probe_set(batch, config, seed=3, token_counts=counts)
+    for name in ("mask_positions", "generator_input", "random_ids", "sample_uniforms"):
+        assert np.array_equal(getattr(s, name), getattr(plain, name)), name
+    assert plain.frequency_ids is None
+    chosen = s.random_labels.astype(bool)
+    assert np.array_equal(s.frequency_ids[~chosen], batch["token_ids"][~chosen])
+    drawn = s.frequency_ids[chosen]
+    originals = batch["token_ids"][chosen]
+    assert set(drawn.tolist()) <= {120, 121} and not (drawn == originals).any()
+    # Where the original is neither, 120 comes three times as often as 121.
+    free = ~np.isin(originals, (120, 121))
+    share = np.mean(drawn[free] == 120)
+    assert free.sum() > 100 and 0.65 < share < 0.85, (free.sum(), share)
+    with pytest.raises(ValueError, match="none of the replacement ids occurs"):
+        make_probe_set(batch, config, replacement_ids=[5, 6], token_counts=counts)
+
+
 def test_inverse_cdf_sampling_follows_the_softmax():
     logits = np.log(np.array([[0.1, 0.2, 0.7]], "float32"))
     u = np.array([[0.05], [0.15], [0.29], [0.31], [0.99]])[:, 0][None, :]  # (1, 5)
@@ -73,7 +96,8 @@ def model():
 def test_probe_aucs_are_the_discriminators_own(model, temperature, monkeypatch):
     monkeypatch.setattr(model, "config", model.config.replace(temperature=temperature))
     batch = make_batch(batch_size=8, seq_len=32)
-    s = make_probe_set(batch, model.config, seed=1)
+    counts = np.random.default_rng(0).integers(0, 50, model.config.vocabulary_size)
+    s = make_probe_set(batch, model.config, seed=1, token_counts=counts)
     probe = DiscriminatorProbe(s, batch_size=3)  # batches that do not divide the set
     scores = probe(model)
 
@@ -84,6 +108,9 @@ def test_probe_aucs_are_the_discriminators_own(model, temperature, monkeypatch):
     keep = s.scored
     expected_random = pairwise_auc(probabilities(s.random_ids)[keep], s.random_labels[keep])
     assert scores["eval_auc_random"] == pytest.approx(expected_random, abs=1e-6)
+    expected_frequency = pairwise_auc(probabilities(s.frequency_ids)[keep], s.frequency_labels[keep])
+    assert scores["eval_auc_frequency"] == pytest.approx(expected_frequency, abs=1e-6)
+    assert not np.array_equal(s.frequency_ids, s.random_ids)
 
     # The generator's sample, redone by hand: its logits at the chosen positions, inverse CDF.
     x = {"token_ids": s.generator_input, "segment_ids": s.segment_ids, "padding_mask": s.padding_mask}

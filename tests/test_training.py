@@ -139,20 +139,27 @@ def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, fi
     """metrics.csv's probe columns are the final discriminator's scores on the held-out shard."""
     root, run = finished
     rows = training.read_metrics(os.path.join(run, "metrics.csv"))
-    assert all(0 <= r["eval_auc_random"] <= 1 and 0 <= r["eval_auc_generator"] <= 1 for r in rows)
+    probes = ("eval_auc_random", "eval_auc_generator", "eval_auc_frequency")
+    assert all(0 <= r[name] <= 1 for r in rows for name in probes)
     shards = training.list_shards(str(next((root / "cache" / "data").iterdir())))
     train_files, probe_files = training.held_out_split(shards, 16)
     assert probe_files == shards[-1:] and train_files == shards[:-1]  # never trained on
     model = keras.saving.load_model(os.path.join(run, "pretrainer.keras"))
     tokenizer = load_tokenizer(run)
-    probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0)
+    probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0, train_files=train_files)
     again = probe(model)
-    assert again["eval_auc_random"] == pytest.approx(rows[-1]["eval_auc_random"], abs=1e-6)
-    assert again["eval_auc_generator"] == pytest.approx(rows[-1]["eval_auc_generator"], abs=1e-6)
-    # Random replacements are ordinary pieces, never [UNK], [CLS] or [unused0].
+    for name in probes:
+        assert again[name] == pytest.approx(rows[-1][name], abs=1e-6), name
+    # Random replacements are ordinary pieces, never [UNK], [CLS] or [unused0]; those by
+    # frequency are pieces the training shards hold.
     ordinary = {i for i, t in enumerate(tokenizer.tokens) if not t.startswith("[")}
     s = probe.probe_set
     assert set(s.random_ids[s.random_labels == 1].tolist()) <= ordinary
+    counts = training.token_counts(train_files, len(tokenizer), 32)
+    assert counts.sum() == sum(int(b["padding_mask"].numpy().sum())
+                               for b in training.pretraining_dataset(train_files, 1, 32, shuffle=False, repeat=False))
+    drawn = s.frequency_ids[s.frequency_labels == 1]
+    assert set(drawn.tolist()) <= ordinary and (counts[drawn] > 0).all()
 
 
 def test_detect_on_a_run_directory_prints_each_piece_with_its_probability(finished, capsys):
