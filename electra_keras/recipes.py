@@ -30,7 +30,7 @@ class DataRecipe:
     corpus: list = dataclasses.field(default_factory=lambda: [DEFAULT_CORPUS])
     shards: str = ""  # a build-data directory; replaces corpus and vocab settings
     vocab: str = ""  # a vocab.txt or a directory with one; empty: learn it from the corpus
-    vocab_size: int = 8000
+    vocab_size: int = 16000
     lower_case: bool = True
     strip_accents: bool = True
     seq_len: int = 128
