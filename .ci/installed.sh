@@ -6,6 +6,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT  # the wheel, its environment (about 3 GB) and the runs
 python3 -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$repo"
 python3 -m venv "$work/venv"
 # shellcheck disable=SC1091
