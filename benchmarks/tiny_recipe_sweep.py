@@ -128,9 +128,9 @@ def frequency_checks(run_dir):
     shard_dir, tokenizer, _ = prepare_data(recipe.data, seed=recipe.train.seed, verbose=False, build=False)
     files, probe_files = held_out_split(list_shards(shard_dir), recipe.train.probe_examples)
     pretrainer = keras.saving.load_model(os.path.join(run_dir, "pretrainer.keras"), compile=False)
-    probe = make_probe(probe_files, pretrainer.config, tokenizer, recipe.train.probe_examples,
-                       recipe.data.seq_len, seed=recipe.train.seed, train_files=files)
     counts = token_counts(files, len(tokenizer), recipe.data.seq_len)
+    probe = make_probe(probe_files, pretrainer.config, tokenizer, recipe.train.probe_examples,
+                       recipe.data.seq_len, seed=recipe.train.seed, counts=counts)
     s = probe.probe_set
     generated, generated_labels = probe.generator_samples(pretrainer)
     rarity = lambda ids: -np.log(counts[ids] + 1.0)  # noqa: E731

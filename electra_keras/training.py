@@ -114,16 +114,15 @@ def held_out_split(files, probe_examples):
     return files[:-1], files[-1:]
 
 
-def make_probe(files, config, tokenizer, examples, seq_len, seed=0, train_files=None):
-    """A `DiscriminatorProbe` over the first `examples` examples of `files`; with `train_files`,
-    replacements by frequency too, counted over their first `FREQUENCY_EXAMPLES` examples."""
+def make_probe(files, config, tokenizer, examples, seq_len, seed=0, counts=None):
+    """A `DiscriminatorProbe` over the first `examples` examples of `files`; with `counts` (the
+    training data's `token_counts`), replacements drawn by frequency too."""
     from electra_keras.probe import DiscriminatorProbe, make_probe_set
 
     batch = next(iter(pretraining_dataset(files, examples, seq_len, shuffle=False, repeat=True)))
     batch = {k: v.numpy() for k, v in batch.items()}
     # Random replacements are ordinary word pieces: never [PAD], [UNK], [CLS], [unused0] ...
     ordinary = [i for i, t in enumerate(tokenizer.tokens) if not (t.startswith("[") and t.endswith("]"))]
-    counts = token_counts(train_files, len(tokenizer), seq_len) if train_files else None
     return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed, token_counts=counts))
 
 
@@ -133,8 +132,8 @@ FREQUENCY_EXAMPLES = 4096
 def token_counts(files, vocab_size, seq_len, examples=FREQUENCY_EXAMPLES):
     """(vocab_size,) occurrences of each id in the first `examples` examples of `files` (fewer if short)."""
     counts = np.zeros(vocab_size, "int64")
-    examples = pretraining_dataset(files, 1, seq_len, shuffle=False, repeat=False).take(examples)
-    for batch in examples.unbatch().batch(256):  # the last batch may be short: every example counts
+    first = pretraining_dataset(files, 1, seq_len, shuffle=False, repeat=False).take(examples)
+    for batch in first.unbatch().batch(256):  # the last batch may be short: every example counts
         ids, mask = batch["token_ids"].numpy(), batch["padding_mask"].numpy()
         counts += np.bincount(ids[mask > 0], minlength=vocab_size)[:vocab_size]
     return counts
@@ -223,7 +222,7 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     # A probe of its own on the chief would run collectives the other workers never join.
     if probe_files and config.objective == "electra" and dist.num_workers == 1:
         probe = make_probe(probe_files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed,
-                           train_files=files)
+                           counts=token_counts(files, len(tokenizer), data.seq_len))
         held_out = "held out" if probe_files[0] not in files else "also trained on: the data has one shard"
         say(f"probe: {train.probe_examples} examples of {os.path.basename(probe_files[0])} ({held_out}), "
             f"scored every {train.log_every} steps")

@@ -146,7 +146,8 @@ def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, fi
     assert probe_files == shards[-1:] and train_files == shards[:-1]  # never trained on
     model = keras.saving.load_model(os.path.join(run, "pretrainer.keras"))
     tokenizer = load_tokenizer(run)
-    probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0, train_files=train_files)
+    counts = training.token_counts(train_files, len(tokenizer), 32)
+    probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0, counts=counts)
     again = probe(model)
     for name in probes:
         assert again[name] == pytest.approx(rows[-1][name], abs=1e-6), name
@@ -155,7 +156,6 @@ def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, fi
     ordinary = {i for i, t in enumerate(tokenizer.tokens) if not t.startswith("[")}
     s = probe.probe_set
     assert set(s.random_ids[s.random_labels == 1].tolist()) <= ordinary
-    counts = training.token_counts(train_files, len(tokenizer), 32)
     assert counts.sum() == sum(int(b["padding_mask"].numpy().sum())
                                for b in training.pretraining_dataset(train_files, 1, 32, shuffle=False, repeat=False))
     drawn = s.frequency_ids[s.frequency_labels == 1]
