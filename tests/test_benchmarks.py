@@ -160,3 +160,41 @@ def test_the_few_label_report_has_a_row_per_encoder_and_a_column_per_size(tmp_pa
     assert "| electra | 100 | 1 | 71.0 ± 1.0 | 71.0 ± 1.0 |" in md
     assert "| none | 0 | 0 | 61.0 ± 1.0 | 61.0 ± 1.0 |" in md and "| electra | 100 | 1 | 70.0 | 70.0 |" in md
     assert os.path.exists(tmp_path / "r.png")
+
+
+import transfer_parts  # noqa: E402
+
+
+def test_taking_an_encoder_apart_copies_exactly_the_chosen_weights():
+    from electra_keras.models import ElectraBackbone
+
+    config = ElectraConfig.from_preset("tiny", vocabulary_size=200, num_layers=1, dropout=0.0)
+    keras.utils.set_random_seed(1)
+    pretrained = ElectraBackbone.from_electra_config(config)
+    keras.utils.set_random_seed(2)
+    random = ElectraBackbone.from_electra_config(config)
+    before = {w.path: keras.ops.convert_to_numpy(w.value) for w in random.weights}
+    mixed = transfer_parts.mix(pretrained, random, transfer_parts.VARIANTS["all but the token table"])
+    source = {w.path: keras.ops.convert_to_numpy(w.value) for w in pretrained.weights}
+    for w in mixed.weights:
+        expected = before[w.path] if w.path == "embeddings/token_embedding/embeddings" else source[w.path]
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(w.value), expected, err_msg=w.path)
+    assert not np.array_equal(before["embeddings/token_embedding/embeddings"],
+                              source["embeddings/token_embedding/embeddings"])
+    other = ElectraBackbone.from_electra_config(config.replace(hidden_dim=64, intermediate_dim=128))
+    with pytest.raises(ValueError, match="the two encoders differ"):
+        transfer_parts.mix(pretrained, other, transfer_parts.VARIANTS["pretrained"])
+
+
+def test_the_parts_report_averages_seeds_per_epoch(tmp_path):
+    histories = {"random": [[{"epoch": 0, "train_loss": 0.6, "accuracy": 0.60},
+                             {"epoch": 1, "train_loss": 0.2, "accuracy": 0.64}],
+                            [{"epoch": 0, "train_loss": 0.8, "accuracy": 0.62},
+                             {"epoch": 1, "train_loss": 0.4, "accuracy": 0.68}]]}
+    table = transfer_parts.summarize(histories)
+    assert table["random"]["final"] == pytest.approx((66.0, 2 ** 0.5 * 2))
+    np.testing.assert_allclose(table["random"]["epochs"], [(0.7, 61.0), (0.3, 66.0)])
+    args = transfer_parts.parse_args(["--work", "w", "--step", "7", "--out", str(tmp_path), "--name", "p"])
+    transfer_parts.write_report(args, table, "cmd")
+    assert "| random | 66.0 ± 2.8 | 0.700 / 61.0 | 0.300 / 66.0 |" in open(tmp_path / "p.md").read()
+    assert os.path.exists(tmp_path / "p.png")
