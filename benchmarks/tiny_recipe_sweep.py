@@ -121,15 +121,16 @@ def frequency_checks(run_dir):
     from electra_keras.data.pretraining import list_shards
     from electra_keras.probe import detection_auc
     from electra_keras.recipes import recipe_from_dict
-    from electra_keras.training import held_out_split, make_probe, prepare_data, token_counts
+    from electra_keras.training import held_out_per_shard, make_probe, prepare_data, token_counts
 
     with open(os.path.join(run_dir, "recipe.json")) as f:
         recipe = recipe_from_dict(json.load(f))
     shard_dir, tokenizer, _ = prepare_data(recipe.data, seed=recipe.train.seed, verbose=False, build=False)
-    files, probe_files = held_out_split(list_shards(shard_dir), recipe.train.probe_examples)
+    files = list_shards(shard_dir)
     pretrainer = keras.saving.load_model(os.path.join(run_dir, "pretrainer.keras"), compile=False)
-    counts = token_counts(files, len(tokenizer), recipe.data.seq_len)
-    probe = make_probe(probe_files, pretrainer.config, tokenizer, recipe.train.probe_examples,
+    counts = token_counts(files, len(tokenizer), recipe.data.seq_len,
+                          skip_examples=held_out_per_shard(len(files), recipe.train.probe_examples))
+    probe = make_probe(files, pretrainer.config, tokenizer, recipe.train.probe_examples,
                        recipe.data.seq_len, seed=recipe.train.seed, counts=counts)
     s = probe.probe_set
     generated, generated_labels = probe.generator_samples(pretrainer)

@@ -57,8 +57,8 @@ class TrainRecipe:
     strategy: str = "auto"  # electra_keras.distribute: auto, none, mirrored, multi_worker, tpu, data_parallel, model_parallel
     jit_compile: str = "auto"  # XLA: "auto" (Keras's choice per backend), "true" or "false"
     steps_per_execution: int = 1  # training steps per call into the compiled function
-    # The discriminator probe (electra_keras.probe): examples of the held-out shard scored every
-    # log_every steps; 0 turns it off (and trains on every shard).
+    # The discriminator probe (electra_keras.probe): examples held out of training (the first of
+    # every shard) and scored every log_every steps; 0 turns it off (and trains on every example).
     probe_examples: int = 128
 
 

@@ -38,7 +38,7 @@ from electra_keras.checkpoints import CHECKPOINT_DIR, LATEST, latest_checkpoint,
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
 from electra_keras.data.build import build_pretraining_data, format_summary
-from electra_keras.data.pretraining import list_shards, pretraining_dataset, read_data_info, verify_shards
+from electra_keras.data.pretraining import first_examples, list_shards, pretraining_dataset, read_data_info, verify_shards
 from electra_keras.data.text import find_text_files, iter_lines
 from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab, load_tokenizer
 from electra_keras.monitor import Preempted, Preemption, RunMonitor, plot_metrics, read_metrics  # noqa: F401
@@ -104,23 +104,27 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
     return shard_dir, tokenizer, read_data_info(shard_dir)
 
 
-def held_out_split(files, probe_examples):
-    """(training shards, probe shards): the last shard is held out for the probe when there are
-    two or more; with one shard the probe reads the training data (and says so)."""
-    if not probe_examples:
-        return files, []
-    if len(files) < 2:
-        return files, files
-    return files[:-1], files[-1:]
+def held_out_per_shard(num_shards, probe_examples):
+    """How many examples the probe holds out of each shard: ceil(probe_examples / shards).
+
+    Shards are cut from the corpus in file order, so a whole shard held out would be the end of
+    the last file, and with several files (a small one last) a different kind of text than the
+    run trains on. The first examples of every shard (shuffled when built) are a sample of all
+    of it. With one shard nothing is held out: the probe reads examples the run trains on.
+    """
+    if not probe_examples or num_shards < 2:
+        return 0
+    return -(-probe_examples // num_shards)
 
 
 def make_probe(files, config, tokenizer, examples, seq_len, seed=0, counts=None):
-    """A `DiscriminatorProbe` over the first `examples` examples of `files`; with `counts` (the
-    training data's `token_counts`), replacements drawn by frequency too."""
+    """A `DiscriminatorProbe` over `examples` examples, the first of every shard of `files`
+    (`held_out_per_shard`); with `counts` (the training data's `token_counts`), replacements
+    drawn by frequency too."""
     from electra_keras.probe import DiscriminatorProbe, make_probe_set
 
-    batch = next(iter(pretraining_dataset(files, examples, seq_len, shuffle=False, repeat=True)))
-    batch = {k: v.numpy() for k, v in batch.items()}
+    per_shard = held_out_per_shard(len(files), examples) or examples
+    batch = {k: v[:examples] for k, v in first_examples(files, per_shard, seq_len).items()}
     # Random replacements are ordinary word pieces: never [PAD], [UNK], [CLS], [unused0] ...
     ordinary = [i for i, t in enumerate(tokenizer.tokens) if not (t.startswith("[") and t.endswith("]"))]
     return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed, token_counts=counts))
@@ -129,10 +133,12 @@ def make_probe(files, config, tokenizer, examples, seq_len, seed=0, counts=None)
 FREQUENCY_EXAMPLES = 4096
 
 
-def token_counts(files, vocab_size, seq_len, examples=FREQUENCY_EXAMPLES):
-    """(vocab_size,) occurrences of each id in the first `examples` examples of `files` (fewer if short)."""
+def token_counts(files, vocab_size, seq_len, examples=FREQUENCY_EXAMPLES, skip_examples=0):
+    """(vocab_size,) occurrences of each id in the first `examples` training examples of `files`
+    (fewer if short), those held out for the probe (`skip_examples` of every shard) left out."""
     counts = np.zeros(vocab_size, "int64")
-    first = pretraining_dataset(files, 1, seq_len, shuffle=False, repeat=False).take(examples)
+    first = pretraining_dataset(files, 1, seq_len, shuffle=False, repeat=False,
+                                skip_examples=skip_examples).take(examples)
     for batch in first.unbatch().batch(256):  # the last batch may be short: every example counts
         ids, mask = batch["token_ids"].numpy(), batch["padding_mask"].numpy()
         counts += np.bincount(ids[mask > 0], minlength=vocab_size)[:vocab_size]
@@ -180,7 +186,7 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
                                               build=dist.is_chief)
     files = list_shards(shard_dir)
     verify_shards(files, data.seq_len)
-    files, probe_files = held_out_split(files, train.probe_examples)
+    held_out = held_out_per_shard(len(files), train.probe_examples)
     ids = {k: v for k, v in tokenizer.special_ids.items() if k != "unk_token_id"}
     config = recipe.model_config(vocabulary_size=len(tokenizer), sequence_length=data.seq_len, **ids)
     dist.per_replica_batch(train.batch_size)  # a clear error before anything is written
@@ -215,17 +221,18 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     def batches(skip):
         return dist.distribute_dataset(
             lambda: pretraining_dataset(files, train.batch_size, data.seq_len, seed=train.seed,
-                                        shuffle_buffer=data.shuffle_buffer, skip_batches=skip),
+                                        shuffle_buffer=data.shuffle_buffer, skip_batches=skip,
+                                        skip_examples=held_out),
             train.batch_size)
 
     probe = None
     # A probe of its own on the chief would run collectives the other workers never join.
-    if probe_files and config.objective == "electra" and dist.num_workers == 1:
-        probe = make_probe(probe_files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed,
-                           counts=token_counts(files, len(tokenizer), data.seq_len))
-        held_out = "held out" if probe_files[0] not in files else "also trained on: the data has one shard"
-        say(f"probe: {train.probe_examples} examples of {os.path.basename(probe_files[0])} ({held_out}), "
-            f"scored every {train.log_every} steps")
+    if train.probe_examples and config.objective == "electra" and dist.num_workers == 1:
+        probe = make_probe(files, config, tokenizer, train.probe_examples, data.seq_len, seed=train.seed,
+                           counts=token_counts(files, len(tokenizer), data.seq_len, skip_examples=held_out))
+        where = (f"the first {held_out} of each of the {len(files)} shards, held out" if held_out
+                 else "also trained on: the data has one shard")
+        say(f"probe: {train.probe_examples} examples ({where}), scored every {train.log_every} steps")
     monitor = RunMonitor(run_dir, train.log_every, train.checkpoint_every, train.keep_checkpoints,
                          step=step, total_steps=train.steps, torch_rng=torch_rng, chief=dist.is_chief,
                          preemption=Preemption(), probe=probe)

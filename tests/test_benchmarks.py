@@ -1,5 +1,6 @@
 """The step benchmark's own arithmetic: its batches, its job list, MFU, the peer ratios and the matmuls alone."""
 
+import json
 import os
 import sys
 
@@ -198,3 +199,80 @@ def test_the_parts_report_averages_seeds_per_epoch(tmp_path):
     transfer_parts.write_report(args, table, "cmd")
     assert "| random | 66.0 ± 2.8 | 0.700 / 61.0 | 0.300 / 66.0 |" in open(tmp_path / "p.md").read()
     assert os.path.exists(tmp_path / "p.png")
+
+
+import count_vectors  # noqa: E402
+
+
+def test_cooccurrence_counts_pairs_within_the_window_both_ways():
+    rows = [np.array([1, 2, 3]), np.array([2, 2])]
+    expected = np.zeros((4, 4))
+    for a, b in ((1, 2), (2, 3), (2, 2)):  # neighbours
+        expected[a, b] += 1
+        expected[b, a] += 1
+    np.testing.assert_array_equal(count_vectors.cooccurrence(rows, 4, window=1).toarray(), expected)
+    expected[1, 3] = expected[3, 1] = 1  # two apart
+    np.testing.assert_array_equal(count_vectors.cooccurrence(rows, 4, window=2).toarray(), expected)
+
+
+def test_ppmi_by_hand():
+    import scipy.sparse as sp
+
+    counts = np.array([[0.0, 4, 1], [4, 2, 0], [1, 0, 6]])
+    total = counts.sum()
+    contexts = counts.sum(0) ** 0.75 / (counts.sum(0) ** 0.75).sum()
+    expected = np.zeros((3, 3))
+    for i, j in zip(*np.nonzero(counts)):
+        expected[i, j] = max(0.0, np.log(counts[i, j] / total / (counts[i].sum() / total * contexts[j])))
+    assert (expected == 0).sum() > 3 and (expected > 0).sum() > 2  # both cases occur
+    np.testing.assert_allclose(count_vectors.ppmi(sp.csr_matrix(counts)).toarray(), expected, rtol=1e-12)
+
+
+def test_word_vectors_factor_a_low_rank_symmetric_matrix():
+    import scipy.sparse as sp
+
+    a = np.random.default_rng(0).standard_normal((60, 3))
+    vectors = count_vectors.word_vectors(sp.csr_matrix(a @ a.T), dims=3)
+    assert vectors.shape == (60, 3)
+    np.testing.assert_allclose(vectors @ vectors.T, a @ a.T, atol=1e-8)
+
+
+def test_bag_of_pieces_marks_presence_once():
+    bags = count_vectors.bag_of_pieces([[3, 1, 3], [2]], 4).toarray()
+    np.testing.assert_array_equal(bags, [[0, 1, 0, 1], [0, 0, 1, 0]])
+
+
+def test_sparse_logistic_regression_matches_the_newton_solution():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 4))
+    y = (x @ np.array([1.5, -1.0, 0.0, 0.5]) + 0.4 * rng.standard_normal(300) > 0).astype(float)
+    w_newton, b_newton = electra_vs_mlm.logistic_regression(x, y, l2=1e-2)  # mean loss; ours: summed
+    for features in (x, sp.csr_matrix(x)):
+        w, b = count_vectors.fit_logistic(features, y, l2=1e-2 * len(y))
+        np.testing.assert_allclose(w, w_newton, atol=1e-4)
+        assert b == pytest.approx(b_newton, abs=1e-4)
+    assert count_vectors.accuracy(x, y, w, b) > 0.85
+
+
+def test_the_count_vector_report_puts_encoders_beside_counting(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    with open(work / "results.jsonl", "w") as f:
+        for seed, acc in enumerate((0.60, 0.64)):
+            f.write(json.dumps(dict(method="finetune", objective="none", step=0, task="rotten_tomatoes",
+                                    size="1000", seed=seed, accuracy=acc)) + "\n")
+        f.write(json.dumps(dict(method="finetune", objective="none", step=0, task="rotten_tomatoes",
+                                size="500", seed=0, accuracy=0.5)) + "\n")
+    encoders = count_vectors.encoder_results(str(work), "rotten_tomatoes", 1000)
+    assert list(encoders) == ["random initialisation, fine-tuned on [CLS]"]
+    assert encoders["random initialisation, fine-tuned on [CLS]"] == pytest.approx((0.62, 0.02 * 2 ** 0.5, 2))
+    args = count_vectors.parse_args(["--work", str(work), "--out", str(tmp_path), "--name", "c"])
+    results = [{"features": "bag of pieces", "size": 1000, "l2": 0.1, "accuracy": 0.663},
+               {"features": "random initialisation, fine-tuned on [CLS]", "size": 1000, "accuracy": 0.62,
+                "stdev": 0.0283, "seeds": 2}]
+    count_vectors.write_report(args, results, 1234, "cmd")
+    md = open(tmp_path / "c.md").read()
+    assert "| bag of pieces | 1000 | 66.3 |" in md and "| random initialisation, fine-tuned on [CLS] | 1000 | 62.0 ± 2.8 |" in md
+    assert os.path.exists(tmp_path / "c.png")

@@ -7,6 +7,7 @@ import pytest
 
 from conftest import small_vocab, write_corpus
 from electra_keras.data import build_pretraining_data, pretraining_dataset, read_data_info, verify_shards
+from electra_keras.data.pretraining import first_examples
 from electra_keras.data.tokenizer import WordPieceTokenizer
 from test_build_data import read_shards
 
@@ -39,6 +40,20 @@ def test_one_pass_yields_every_record_once_as_model_inputs(shards):
                  zip(batch["token_ids"], batch["padding_mask"], batch["segment_ids"])]
     assert len(seen) == len(records) // batch_size * batch_size  # full batches only
     assert set(seen) <= set(records) and len(set(seen)) == len(seen)
+
+
+def test_the_first_examples_of_every_shard_are_held_out_of_the_rest(shards):
+    by_shard = read_shards(shards)
+    assert len(by_shard) >= 3 and all(len(rows) > 2 for rows in by_shard.values())
+    held = first_examples(shards, 2)
+    assert all(v.dtype == np.int32 for v in held.values())
+    rows = [(tuple(t), tuple(m), tuple(s)) for t, m, s in
+            zip(held["token_ids"], held["padding_mask"], held["segment_ids"])]
+    assert rows == [r for name in sorted(by_shard) for r in by_shard[name][:2]]  # shard order
+    rest = []
+    for batch in batches(pretraining_dataset(shards, 1, shuffle=False, repeat=False, skip_examples=2), -1):
+        rest.append((tuple(batch["token_ids"][0]), tuple(batch["padding_mask"][0]), tuple(batch["segment_ids"][0])))
+    assert sorted(rest) == sorted(r for name in by_shard for r in by_shard[name][2:])
 
 
 def test_the_data_position_is_a_number_of_batches(shards):

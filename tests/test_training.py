@@ -135,19 +135,26 @@ def test_bad_input_leaves_no_run_directory(text, tmp_path):
     assert not (tmp_path / "run").exists()  # fixing the path and rerunning is not "another recipe"
 
 
+def test_the_probe_holds_out_a_few_examples_of_every_shard():
+    assert training.held_out_per_shard(6, 128) == 22  # 132 held out, 128 probed
+    assert training.held_out_per_shard(128, 128) == 1 and training.held_out_per_shard(200, 128) == 1
+    assert training.held_out_per_shard(1, 128) == 0  # one shard: the probe reads training data
+    assert training.held_out_per_shard(6, 0) == 0  # no probe, nothing held out
+
+
 def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, finished):
-    """metrics.csv's probe columns are the final discriminator's scores on the held-out shard."""
+    """metrics.csv's probe columns are the final discriminator's scores on the held-out examples."""
     root, run = finished
     rows = training.read_metrics(os.path.join(run, "metrics.csv"))
     probes = ("eval_auc_random", "eval_auc_generator", "eval_auc_frequency")
     assert all(0 <= r[name] <= 1 for r in rows for name in probes)
     shards = training.list_shards(str(next((root / "cache" / "data").iterdir())))
-    train_files, probe_files = training.held_out_split(shards, 16)
-    assert probe_files == shards[-1:] and train_files == shards[:-1]  # never trained on
+    held_out = training.held_out_per_shard(len(shards), 16)
+    assert len(shards) >= 2 and held_out == -(-16 // len(shards))  # the first of every shard
     model = keras.saving.load_model(os.path.join(run, "pretrainer.keras"))
     tokenizer = load_tokenizer(run)
-    counts = training.token_counts(train_files, len(tokenizer), 32)
-    probe = training.make_probe(probe_files, model.config, tokenizer, 16, 32, seed=0, counts=counts)
+    counts = training.token_counts(shards, len(tokenizer), 32, skip_examples=held_out)
+    probe = training.make_probe(shards, model.config, tokenizer, 16, 32, seed=0, counts=counts)
     again = probe(model)
     for name in probes:
         assert again[name] == pytest.approx(rows[-1][name], abs=1e-6), name
@@ -157,7 +164,8 @@ def test_the_probe_scores_held_out_data_with_the_runs_own_discriminator(text, fi
     s = probe.probe_set
     assert set(s.random_ids[s.random_labels == 1].tolist()) <= ordinary
     assert counts.sum() == sum(int(b["padding_mask"].numpy().sum())
-                               for b in training.pretraining_dataset(train_files, 1, 32, shuffle=False, repeat=False))
+                               for b in training.pretraining_dataset(shards, 1, 32, shuffle=False, repeat=False,
+                                                                     skip_examples=held_out))
     drawn = s.frequency_ids[s.frequency_labels == 1]
     assert set(drawn.tolist()) <= ordinary and (counts[drawn] > 0).all()
 

@@ -1,4 +1,4 @@
-"""Reading packed shards with tf.data: `pretraining_dataset` and `verify_shards`.
+"""Reading packed shards with tf.data: `pretraining_dataset`, `first_examples` and `verify_shards`.
 
 The pipeline is deterministic for a seed (file order, interleave, shuffle), so a data position
 is just a number of batches: `skip_batches` resumes a run exactly where its checkpoint left
@@ -124,6 +124,7 @@ def pretraining_dataset(
     seed=0,
     repeat=True,
     skip_batches=0,
+    skip_examples=0,
     cycle_length=8,
     verify=False,
 ):
@@ -137,6 +138,8 @@ def pretraining_dataset(
       shuffle, shuffle_buffer, seed: file order and example order, fixed by the seed.
       repeat: loop over the data forever (`fit` then needs `steps_per_epoch`).
       skip_batches: start after this many batches (the data position of a resumed run).
+      skip_examples: leave out the first this many examples of every shard (those
+        `first_examples` reads: the discriminator probe's held-out text).
       verify: read every record once first (CRC checks), naming a corrupted or truncated shard.
 
     Works with `model.fit` on every Keras backend.
@@ -145,31 +148,17 @@ def pretraining_dataset(
 
     files = list_shards(file_pattern)
     check_sizes(files)
-    length = next((n for n in map(record_length, files) if n is not None), None)
-    if length is None:
-        raise ValueError(f"{', '.join(files[:3])}: the shards hold no examples")
-    if seq_len is not None and length != seq_len:
-        raise ValueError(f"{files[0]}: examples of length {length}, expected {seq_len} "
-                         f"(rebuild the data with --seq-len {seq_len} or train at {length})")
+    length = _length(files, seq_len)
     if verify:
         verify_shards(files, length)
-    spec = {name: tf.io.FixedLenFeature([length], tf.int64) for name in FEATURES}
-
-    def parse(serialized):
-        features = tf.io.parse_example(serialized, spec)
-        return {
-            "token_ids": tf.cast(features["input_ids"], tf.int32),
-            "segment_ids": tf.cast(features["segment_ids"], tf.int32),
-            "padding_mask": tf.cast(features["input_mask"], tf.int32),
-        }
-
+    parse = _parser(length)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.interleave(
-        tf.data.TFRecordDataset,
+        lambda path: tf.data.TFRecordDataset(path).skip(skip_examples),
         cycle_length=min(cycle_length, len(files)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
@@ -181,3 +170,49 @@ def pretraining_dataset(
         dataset = dataset.skip(skip_batches)
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def first_examples(file_pattern, per_shard, seq_len=None):
+    """The first `per_shard` examples of every shard, in shard order, as one batch of int32 numpy
+    arrays {token_ids, segment_ids, padding_mask}.
+
+    Each shard is shuffled when it is built, so these are a sample of all the text, every corpus
+    file included. `pretraining_dataset(skip_examples=per_shard)` trains on the rest.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    files = list_shards(file_pattern)
+    parse = _parser(_length(files, seq_len))
+    records = tf.data.Dataset.from_tensor_slices(files).flat_map(
+        lambda path: tf.data.TFRecordDataset(path).take(per_shard))
+    batches = [parse(batch) for batch in records.batch(1024)]
+    return {name: np.concatenate([b[name].numpy() for b in batches]) for name in batches[0]}
+
+
+def _length(files, seq_len):
+    """The shards' sequence length; a clear error when they hold nothing or not `seq_len`."""
+    length = next((n for n in map(record_length, files) if n is not None), None)
+    if length is None:
+        raise ValueError(f"{', '.join(files[:3])}: the shards hold no examples")
+    if seq_len is not None and length != seq_len:
+        raise ValueError(f"{files[0]}: examples of length {length}, expected {seq_len} "
+                         f"(rebuild the data with --seq-len {seq_len} or train at {length})")
+    return length
+
+
+def _parser(length):
+    """Serialized examples (a batch) -> {token_ids, segment_ids, padding_mask} int32 tensors."""
+    import tensorflow as tf
+
+    spec = {name: tf.io.FixedLenFeature([length], tf.int64) for name in FEATURES}
+
+    def parse(serialized):
+        features = tf.io.parse_example(serialized, spec)
+        return {
+            "token_ids": tf.cast(features["input_ids"], tf.int32),
+            "segment_ids": tf.cast(features["segment_ids"], tf.int32),
+            "padding_mask": tf.cast(features["input_mask"], tf.int32),
+        }
+
+    return parse

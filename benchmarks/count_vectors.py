@@ -1,0 +1,261 @@
+"""What is the pretraining text worth to a few-label task without a neural encoder?
+
+The reference line for `electra_vs_mlm.py`'s few-label results. From the same labelled
+examples and the same text the encoders were pretrained on, three logistic regressions:
+
+- bag of pieces: which of the vocabulary's word pieces the sentence contains (no pretraining:
+  about what a randomly initialised encoder fine-tuned on the labels learns);
+- count vectors: the mean over the sentence's pieces of word vectors made from the pretraining
+  text by counting alone (co-occurrence within a window, positive PMI with the context
+  distribution raised to 0.75, truncated SVD: Levy, Goldberg & Dagan, TACL 2015);
+- both.
+
+Each chooses its L2 penalty by 5-fold cross-validation on the labelled examples alone. If the
+text's word co-occurrences add little to the bag of pieces, an encoder pretrained on that text
+cannot be expected to add much either, whatever the objective.
+
+    python benchmarks/count_vectors.py --work ~/.cache/electra_keras/electra_vs_mlm_in_domain_10k \
+        [--train-sizes 1000] [--dims 64] [--window 5]
+
+Reads the vocabulary and the training examples (the probe's held-out ones left out) of the work
+directory's ELECTRA run; writes benchmarks/results/<--name>.{md,json,png}, with the encoders'
+results from the work directory's results.jsonl beside the count-based ones.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import electra_vs_mlm  # noqa: E402
+
+L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+FOLDS = 5
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", required=True, help="an electra_vs_mlm.py work directory")
+    parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
+    parser.add_argument("--task", default="rotten_tomatoes", choices=["rotten_tomatoes"])
+    parser.add_argument("--train-sizes", nargs="+", type=int, default=[1000])
+    parser.add_argument("--dims", type=int, default=64, help="word-vector size (the tiny encoder's E: 64)")
+    parser.add_argument("--window", type=int, default=5, help="co-occurrence window, pieces on each side")
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--name", default="count_vectors")
+    return parser.parse_args(argv)
+
+
+# ---- the pretraining text ----------------------------------------------------------------------
+
+
+def training_rows(run_dir):
+    """The token ids (padding dropped) of every example a pretraining run trained on, and its tokenizer."""
+    from electra_keras.data.pretraining import list_shards, pretraining_dataset
+    from electra_keras.recipes import recipe_from_dict
+    from electra_keras.training import held_out_per_shard, prepare_data
+
+    with open(os.path.join(run_dir, "recipe.json")) as f:
+        recipe = recipe_from_dict(json.load(f), source=os.path.join(run_dir, "recipe.json"))
+    shard_dir, tokenizer, _ = prepare_data(recipe.data, seed=recipe.train.seed, verbose=False, build=False)
+    files = list_shards(shard_dir)
+    held_out = held_out_per_shard(len(files), recipe.train.probe_examples)
+    rows = []
+    for batch in pretraining_dataset(files, 1, recipe.data.seq_len, shuffle=False, repeat=False,
+                                     skip_examples=held_out).unbatch().batch(1024):
+        for ids, mask in zip(batch["token_ids"].numpy(), batch["padding_mask"].numpy()):
+            rows.append(ids[mask > 0])
+    return rows, tokenizer
+
+
+def cooccurrence(rows, vocab_size, window):
+    """Symmetric counts of piece pairs at most `window` apart within a row: sparse (V, V)."""
+    import scipy.sparse as sp
+
+    left = [row[:-k] for row in rows for k in range(1, window + 1) if len(row) > k]
+    right = [row[k:] for row in rows for k in range(1, window + 1) if len(row) > k]
+    i, j = np.concatenate(left), np.concatenate(right)
+    counts = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(vocab_size, vocab_size)).tocsr()
+    return (counts + counts.T).tocsr()
+
+
+def ppmi(counts, alpha=0.75):
+    """Positive PMI of a (V, V) count matrix, the context distribution raised to `alpha`."""
+    import scipy.sparse as sp
+
+    counts = counts.tocoo()
+    total = counts.sum()
+    words = np.asarray(counts.sum(1)).ravel() / total
+    contexts = np.asarray(counts.sum(0)).ravel() ** alpha
+    contexts = contexts / contexts.sum()
+    pmi = np.log(counts.data / total / (words[counts.row] * contexts[counts.col]))
+    keep = pmi > 0
+    return sp.csr_matrix((pmi[keep], (counts.row[keep], counts.col[keep])), shape=counts.shape)
+
+
+def word_vectors(matrix, dims, seed=0, power_iterations=4):
+    """U sqrt(S) of `matrix`'s rank-`dims` SVD, by randomised range finding (Halko et al. 2011)."""
+    rng = np.random.default_rng(seed)
+    q = np.linalg.qr(matrix @ rng.standard_normal((matrix.shape[1], dims + 10)))[0]
+    for _ in range(power_iterations):
+        q = np.linalg.qr(matrix @ np.linalg.qr(matrix.T @ q)[0])[0]
+    u, s, _ = np.linalg.svd(q.T @ matrix, full_matrices=False)
+    return (q @ u[:, :dims]) * np.sqrt(s[:dims])
+
+
+# ---- the classifiers ---------------------------------------------------------------------------
+
+
+def bag_of_pieces(ids, vocab_size):
+    """Binary (examples, V): whether each example contains each piece."""
+    import scipy.sparse as sp
+
+    sets = [sorted(set(row)) for row in ids]
+    rows = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    return sp.csr_matrix((np.ones(len(rows)), (rows, np.concatenate(sets).astype(int))),
+                         shape=(len(sets), vocab_size))
+
+
+def mean_vectors(ids, vectors):
+    return np.stack([vectors[row].mean(0) for row in ids])
+
+
+def fit_logistic(x, y, l2):
+    """Weights and bias minimising the summed log-loss + (l2 / 2) |w|^2 (bias unpenalised), by L-BFGS."""
+    from scipy.optimize import minimize
+
+    def loss_and_gradient(wb):
+        z = x @ wb[:-1] + wb[-1]
+        p = 1 / (1 + np.exp(-z))
+        loss = np.logaddexp(0, z).sum() - y @ z + 0.5 * l2 * wb[:-1] @ wb[:-1]
+        return loss, np.append(x.T @ (p - y) + l2 * wb[:-1], np.sum(p - y))
+
+    wb = minimize(loss_and_gradient, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B",
+                  options={"maxiter": 2000}).x
+    return wb[:-1], wb[-1]
+
+
+def accuracy(x, y, w, b):
+    return float(np.mean(((x @ w + b) > 0) == y))
+
+
+def choose_l2(x, y, grid=L2_GRID, folds=FOLDS):
+    """The penalty of `grid` with the best mean accuracy over `folds` interleaved folds."""
+    fold = np.arange(len(y)) % folds
+
+    def score(l2):
+        return np.mean([accuracy(x[fold == k], y[fold == k], *fit_logistic(x[fold != k], y[fold != k], l2))
+                        for k in range(folds)])
+
+    return max(grid, key=score)
+
+
+def feature_sets(train_ids, dev_ids, vectors, vocab_size):
+    """{name: (train features, dev features)}; the mean vectors standardised on the training set."""
+    import scipy.sparse as sp
+
+    bags = bag_of_pieces(train_ids, vocab_size), bag_of_pieces(dev_ids, vocab_size)
+    means = mean_vectors(train_ids, vectors), mean_vectors(dev_ids, vectors)
+    centre, scale = means[0].mean(0), means[0].std(0) + 1e-8
+    means = tuple((m - centre) / scale for m in means)
+    return {"bag of pieces": bags,
+            "count vectors": means,
+            "bag of pieces + count vectors": tuple(sp.hstack([b, m]).tocsr() for b, m in zip(bags, means))}
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+
+def encoder_results(work, task, size):
+    """{label: (mean, stdev, seeds)} of the work directory's fine-tuned and probed encoders."""
+    done = electra_vs_mlm.load_done(os.path.join(work, "results.jsonl")).values()
+    groups = {}
+    for r in done:
+        if r["task"] == task and r.get("size") == str(size) and r["method"] in ("finetune", "probe"):
+            how = "fine-tuned on [CLS]" if r["method"] == "finetune" else "linear probe"
+            who = "random initialisation" if r["objective"] == "none" else f"{r['objective']}, {r['step']} steps"
+            groups.setdefault(f"{who}, {how}", []).append(r["accuracy"])
+    return {k: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
+            for k, v in sorted(groups.items())}
+
+
+def main():
+    from electra_keras.data import tasks
+
+    args = parse_args()
+    run_dir = os.path.join(args.work, "pretraining", "electra")
+    start = time.perf_counter()
+    rows, tokenizer = training_rows(run_dir)
+    vocab_size = len(tokenizer)
+    vectors = word_vectors(ppmi(cooccurrence(rows, vocab_size, args.window)), args.dims)
+    tokens = int(sum(len(r) for r in rows))
+    print(f"count vectors: {len(rows)} examples, {tokens:,} tokens, {time.perf_counter() - start:.0f} s", flush=True)
+
+    spec, data_dir = electra_vs_mlm.task_spec(args.task, args.data)
+    examples = {split: tasks.read_examples(spec, data_dir, split) for split in ("train", "dev")}
+    dev_ids = tokenizer.encode_batch([e.text_a for e in examples["dev"]])
+    y_dev = tasks.label_ids(spec, examples["dev"]).astype(float)
+    results = []
+    for size in args.train_sizes:
+        train = examples["train"][:size]
+        train_ids = tokenizer.encode_batch([e.text_a for e in train])
+        y = tasks.label_ids(spec, train).astype(float)
+        for name, (x, x_dev) in feature_sets(train_ids, dev_ids, vectors, vocab_size).items():
+            l2 = choose_l2(x, y)
+            score = accuracy(x_dev, y_dev, *fit_logistic(x, y, l2))
+            results.append({"features": name, "size": size, "l2": l2, "accuracy": score})
+            print(f"n={size:5d} {name:30s} l2 {l2:<5g} dev accuracy {score:.4f}", flush=True)
+        for label, (mean, stdev, n) in encoder_results(args.work, args.task, size).items():
+            results.append({"features": label, "size": size, "accuracy": mean, "stdev": stdev, "seeds": n})
+    write_report(args, results, tokens, " ".join(["python", "benchmarks/count_vectors.py", *sys.argv[1:]]))
+
+
+def write_report(args, results, tokens, command):
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, args.name)
+    with open(stem + ".json", "w") as f:
+        json.dump({"command": command, "tokens": tokens, "dims": args.dims, "window": args.window,
+                   "results": results}, f, indent=1)
+    lines = [f"# What the pretraining text is worth without a neural encoder ({datetime.date.today()})", "",
+             f"`{command}`", "",
+             f"Count vectors: {args.dims} dimensions from the {tokens:,} training tokens of "
+             f"`{os.path.basename(os.path.normpath(args.work))}`, window {args.window}. Logistic regressions "
+             "choose their L2 penalty by 5-fold cross-validation on the labelled examples; encoders from "
+             "the work directory's results.jsonl (mean ± standard deviation over fine-tuning seeds).", "",
+             "| features | labelled examples | dev accuracy |", "|---|---|---|"]
+    for r in results:
+        spread = f" ± {100 * r['stdev']:.1f}" if r.get("seeds", 1) > 1 else ""
+        lines.append(f"| {r['features']} | {r['size']} | {100 * r['accuracy']:.1f}{spread} |")
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    size = args.train_sizes[0]
+    shown = [r for r in results if r["size"] == size]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(shown) + 1))
+    colours = ["tab:green" if "stdev" not in r else "tab:blue" for r in shown]
+    ax.barh(range(len(shown)), [100 * r["accuracy"] for r in shown], color=colours,
+            xerr=[100 * r.get("stdev", 0) for r in shown])
+    ax.set_yticks(range(len(shown)), [r["features"] for r in shown])
+    ax.invert_yaxis()
+    ax.set_xlim(50, max(100 * r["accuracy"] for r in shown) + 3)
+    ax.set_xlabel(f"dev accuracy (%), {size} labelled examples; green: counting, blue: encoders")
+    fig.tight_layout()
+    fig.savefig(stem + ".png", dpi=110)
+    print(f"wrote {stem}.md, .json, .png")
+
+
+if __name__ == "__main__":
+    main()
