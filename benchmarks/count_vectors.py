@@ -101,7 +101,7 @@ def ppmi(counts, alpha=0.75):
     return sp.csr_matrix((pmi[keep], (counts.row[keep], counts.col[keep])), shape=counts.shape)
 
 
-def word_vectors(matrix, dims, seed=0, power_iterations=4):
+def word_vectors(matrix, dims, seed=0, power_iterations=12):
     """U sqrt(S) of `matrix`'s rank-`dims` SVD, by randomised range finding (Halko et al. 2011)."""
     rng = np.random.default_rng(seed)
     q = np.linalg.qr(matrix @ rng.standard_normal((matrix.shape[1], dims + 10)))[0]
@@ -215,7 +215,8 @@ def main():
             print(f"n={size:5d} {name:30s} l2 {l2:<5g} dev accuracy {score:.4f}", flush=True)
         for label, (mean, stdev, n) in encoder_results(args.work, args.task, size).items():
             results.append({"features": label, "size": size, "accuracy": mean, "stdev": stdev, "seeds": n})
-    write_report(args, results, tokens, " ".join(["python", "benchmarks/count_vectors.py", *sys.argv[1:]]))
+    command = " ".join(["python", "benchmarks/count_vectors.py", *sys.argv[1:]])
+    write_report(args, results, tokens, command.replace(os.path.expanduser("~"), "~"))
 
 
 def write_report(args, results, tokens, command):
