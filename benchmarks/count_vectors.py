@@ -252,7 +252,7 @@ def write_report(args, results, tokens, command):
     ax.set_yticks(range(len(shown)), [r["features"] for r in shown])
     ax.invert_yaxis()
     ax.set_xlim(50, max(100 * r["accuracy"] for r in shown) + 3)
-    ax.set_xlabel(f"dev accuracy (%), {size} labelled examples; green: counting, blue: encoders")
+    ax.set_xlabel(f"dev accuracy (%), {size} labelled examples\ngreen: counting, blue: encoders")
     fig.tight_layout()
     fig.savefig(stem + ".png", dpi=110)
     print(f"wrote {stem}.md, .json, .png")
