@@ -26,7 +26,6 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import sys
 import time
 
@@ -177,14 +176,14 @@ def feature_sets(train_ids, dev_ids, vectors, vocab_size):
 def encoder_results(work, task, size):
     """{label: (mean, stdev, seeds)} of the work directory's fine-tuned and probed encoders."""
     done = electra_vs_mlm.load_done(os.path.join(work, "results.jsonl")).values()
-    groups = {}
-    for r in done:
-        if r["task"] == task and r.get("size") == str(size) and r["method"] in ("finetune", "probe"):
-            how = "fine-tuned on [CLS]" if r["method"] == "finetune" else "linear probe"
-            who = "random initialisation" if r["objective"] == "none" else f"{r['objective']}, {r['step']} steps"
-            groups.setdefault(f"{who}, {how}", []).append(r["accuracy"])
-    return {k: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
-            for k, v in sorted(groups.items())}
+    table = electra_vs_mlm.summarize([r for r in done if r["method"] in ("finetune", "probe")])
+    rows = {}
+    for (method, task_name, size_name, objective, step), row in table.items():
+        if task_name == task and size_name == str(size):
+            how = "fine-tuned on [CLS]" if method == "finetune" else "linear probe"
+            who = "random initialisation" if objective == "none" else f"{objective}, {step} steps"
+            rows[f"{who}, {how}"] = (row["mean"], row["stdev"], row["n"])
+    return dict(sorted(rows.items()))
 
 
 def main():

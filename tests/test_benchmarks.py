@@ -261,9 +261,9 @@ def test_the_count_vector_report_puts_encoders_beside_counting(tmp_path):
     work.mkdir()
     with open(work / "results.jsonl", "w") as f:
         for seed, acc in enumerate((0.60, 0.64)):
-            f.write(json.dumps(dict(method="finetune", objective="none", step=0, task="rotten_tomatoes",
+            f.write(json.dumps(dict(method="finetune", objective="none", step=0, flops=0.0, task="rotten_tomatoes",
                                     size="1000", seed=seed, accuracy=acc)) + "\n")
-        f.write(json.dumps(dict(method="finetune", objective="none", step=0, task="rotten_tomatoes",
+        f.write(json.dumps(dict(method="finetune", objective="none", step=0, flops=0.0, task="rotten_tomatoes",
                                 size="500", seed=0, accuracy=0.5)) + "\n")
     encoders = count_vectors.encoder_results(str(work), "rotten_tomatoes", 1000)
     assert list(encoders) == ["random initialisation, fine-tuned on [CLS]"]

@@ -54,6 +54,8 @@ def test_the_first_examples_of_every_shard_are_held_out_of_the_rest(shards):
     for batch in batches(pretraining_dataset(shards, 1, shuffle=False, repeat=False, skip_examples=2), -1):
         rest.append((tuple(batch["token_ids"][0]), tuple(batch["padding_mask"][0]), tuple(batch["segment_ids"][0])))
     assert sorted(rest) == sorted(r for name in by_shard for r in by_shard[name][2:])
+    with pytest.raises(ValueError, match=r"per_shard=0: expected a positive number"):
+        first_examples(shards, 0)
 
 
 def test_the_data_position_is_a_number_of_batches(shards):

@@ -182,6 +182,8 @@ def first_examples(file_pattern, per_shard, seq_len=None):
     import numpy as np
     import tensorflow as tf
 
+    if not isinstance(per_shard, int) or per_shard < 1:
+        raise ValueError(f"per_shard={per_shard!r}: expected a positive number of examples per shard")
     files = list_shards(file_pattern)
     parse = _parser(_length(files, seq_len))
     records = tf.data.Dataset.from_tensor_slices(files).flat_map(
