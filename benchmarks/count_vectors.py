@@ -5,20 +5,27 @@ examples and the same text the encoders were pretrained on, three logistic regre
 
 - bag of pieces: which of the vocabulary's word pieces the sentence contains (no pretraining:
   about what a randomly initialised encoder fine-tuned on the labels learns);
-- count vectors: the mean over the sentence's pieces of word vectors made from the pretraining
-  text by counting alone (co-occurrence within a window, positive PMI with the context
-  distribution raised to 0.75, truncated SVD: Levy, Goldberg & Dagan, TACL 2015);
-- both.
+- count vectors: the mean over the sentence's pieces of word vectors made from a text by
+  counting alone (co-occurrence within a window, positive PMI with the context distribution
+  raised to 0.75, truncated SVD: Levy, Goldberg & Dagan, TACL 2015), counted twice: from the
+  whole pretraining text, and from the task's training sentences alone (the in-domain part of
+  it, one sentence per row, labels never read);
+- the bag of pieces with each of them.
 
 Each chooses its L2 penalty by 5-fold cross-validation on the labelled examples alone. If the
 text's word co-occurrences add little to the bag of pieces, an encoder pretrained on that text
 cannot be expected to add much either, whatever the objective.
 
+Then the encoder side of the same question: the work directory's randomly initialised encoder
+with the task-text count vectors as its token table (at the table's own scale), fine-tuned as
+`electra_vs_mlm.py` fine-tunes. It says whether fine-tuning can use a token table that knows
+what counting knows, that is, what the encoders would gain had pretraining learnt it.
+
     python benchmarks/count_vectors.py --work ~/.cache/electra_keras/electra_vs_mlm_in_domain_10k \
         [--train-sizes 1000] [--dims 64] [--window 5]
 
 Reads the vocabulary and the training examples (the probe's held-out ones left out) of the work
-directory's ELECTRA run; writes benchmarks/results/<--name>.{md,json,png}, with the encoders'
+directory's ELECTRA run, and the task's training sentences; writes benchmarks/results/<--name>.{md,json,png}, with the encoders'
 results from the work directory's results.jsonl beside the count-based ones.
 """
 
@@ -48,6 +55,11 @@ def parse_args(argv=None):
     parser.add_argument("--train-sizes", nargs="+", type=int, default=[1000])
     parser.add_argument("--dims", type=int, default=64, help="word-vector size (the tiny encoder's E: 64)")
     parser.add_argument("--window", type=int, default=5, help="co-occurrence window, pieces on each side")
+    parser.add_argument("--table-seeds", type=int, default=3,
+                        help="fine-tune the work directory's random encoder with the task-text count vectors "
+                             "as its token table, this many seeds (0: skip)")
+    parser.add_argument("--min-finetune-steps", type=int, default=200, help="as electra_vs_mlm.py's")
+    parser.add_argument("--learning-rate", type=float, default=3e-4, help="fine-tuning rate, as electra_vs_mlm.py's")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--name", default="count_vectors")
     return parser.parse_args(argv)
@@ -158,16 +170,61 @@ def choose_l2(x, y, grid=L2_GRID, folds=FOLDS):
 
 
 def feature_sets(train_ids, dev_ids, vectors, vocab_size):
-    """{name: (train features, dev features)}; the mean vectors standardised on the training set."""
+    """{name: (train features, dev features)} for the bag of pieces and each of `vectors` ({text:
+    word vectors}), alone and beside the bag; the mean vectors standardised on the training set."""
     import scipy.sparse as sp
 
     bags = bag_of_pieces(train_ids, vocab_size), bag_of_pieces(dev_ids, vocab_size)
-    means = mean_vectors(train_ids, vectors), mean_vectors(dev_ids, vectors)
-    centre, scale = means[0].mean(0), means[0].std(0) + 1e-8
-    means = tuple((m - centre) / scale for m in means)
-    return {"bag of pieces": bags,
-            "count vectors": means,
-            "bag of pieces + count vectors": tuple(sp.hstack([b, m]).tocsr() for b, m in zip(bags, means))}
+    sets = {"bag of pieces": bags}
+    for text, table in vectors.items():
+        means = mean_vectors(train_ids, table), mean_vectors(dev_ids, table)
+        centre, scale = means[0].mean(0), means[0].std(0) + 1e-8
+        means = tuple((m - centre) / scale for m in means)
+        sets[f"count vectors from {text}"] = means
+        sets[f"bag of pieces + count vectors from {text}"] = tuple(sp.hstack([b, m]).tocsr() for b, m in zip(bags, means))
+    return sets
+
+
+# ---- an encoder that starts from counting ------------------------------------------------------
+
+
+def counted_table(table, vectors):
+    """`table` (V, E) with the rows of pieces the count vectors know (any non-zero entry) replaced
+    by those vectors, scaled so their root mean square is the table's; other rows kept."""
+    known = np.abs(vectors).sum(1) > 0
+    new = np.array(table, dtype="float64")
+    new[known] = vectors[known] * np.sqrt(np.mean(new ** 2) / np.mean(vectors[known] ** 2))
+    return new
+
+
+def finetune_counted(args, spec, data_dir, vectors, size):
+    """Dev accuracies of the work directory's random encoder, its token table replaced by
+    `counted_table(.., vectors)`, fine-tuned as electra_vs_mlm.py fine-tunes (one per seed)."""
+    import math
+
+    from electra_keras.convert import native
+    from electra_keras.convert.common import Converted
+    from electra_keras.convert.mapping import Parts
+    from electra_keras.finetuning import finetune
+
+    path = os.path.join(args.work, "pretraining", "counted", f"table-{args.dims}-{args.window}")
+    if not os.path.exists(os.path.join(path, "backbone.keras")):
+        source = native.load_model_directory(os.path.join(electra_vs_mlm.snapshot_dir(
+            os.path.join(args.work, "pretraining", "random"), 0)))
+        backbone = Parts.of(source.model).backbone
+        table = backbone.token_embedding.embeddings
+        table.assign(counted_table(np.asarray(table), vectors).astype(table.dtype))
+        native.save_model_directory(Converted(backbone, source.tokenizer, source.config, "backbone"), path)
+    epochs = max(2, math.ceil(args.min_finetune_steps * 32 / size))
+    accuracies = []
+    for seed in range(args.table_seeds):
+        _, metrics = finetune(path, spec, data_dir, output_dir=os.path.join(args.work, "finetuning"),
+                              run_name=f"counted-{size}-{seed}", overwrite=True, verbose=0, eval_every_epoch=False,
+                              epochs=epochs, learning_rate=args.learning_rate,
+                              max_seq_len=electra_vs_mlm.ALL_TASKS[args.task][0], seed=seed, max_train_examples=size)
+        accuracies.append(metrics["accuracy"])
+        print(f"n={size:5d} count-vector token table, seed {seed}: dev accuracy {metrics['accuracy']:.4f}", flush=True)
+    return accuracies
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -194,12 +251,17 @@ def main():
     start = time.perf_counter()
     rows, tokenizer = training_rows(run_dir)
     vocab_size = len(tokenizer)
-    vectors = word_vectors(ppmi(cooccurrence(rows, vocab_size, args.window)), args.dims)
-    tokens = int(sum(len(r) for r in rows))
-    print(f"count vectors: {len(rows)} examples, {tokens:,} tokens, {time.perf_counter() - start:.0f} s", flush=True)
-
     spec, data_dir = electra_vs_mlm.task_spec(args.task, args.data)
     examples = {split: tasks.read_examples(spec, data_dir, split) for split in ("train", "dev")}
+    texts = {"the pretraining text": rows,
+             "the task's sentences": [np.asarray(r) for r in tokenizer.encode_batch([e.text_a for e in examples["train"]])]}
+    vectors, tokens = {}, {}
+    for text, text_rows in texts.items():
+        vectors[text] = word_vectors(ppmi(cooccurrence(text_rows, vocab_size, args.window)), args.dims)
+        tokens[text] = int(sum(len(r) for r in text_rows))
+        print(f"count vectors from {text}: {len(text_rows)} rows, {tokens[text]:,} tokens, "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+
     dev_ids = tokenizer.encode_batch([e.text_a for e in examples["dev"]])
     y_dev = tasks.label_ids(spec, examples["dev"]).astype(float)
     results = []
@@ -212,6 +274,11 @@ def main():
             score = accuracy(x_dev, y_dev, *fit_logistic(x, y, l2))
             results.append({"features": name, "size": size, "l2": l2, "accuracy": score})
             print(f"n={size:5d} {name:30s} l2 {l2:<5g} dev accuracy {score:.4f}", flush=True)
+        if args.table_seeds:
+            runs = finetune_counted(args, spec, data_dir, vectors["the task's sentences"], size)
+            results.append({"features": "random encoder, count-vector token table, fine-tuned on [CLS]",
+                            "size": size, "accuracy": float(np.mean(runs)),
+                            "stdev": float(np.std(runs, ddof=1)) if len(runs) > 1 else 0.0, "seeds": len(runs)})
         for label, (mean, stdev, n) in encoder_results(args.work, args.task, size).items():
             results.append({"features": label, "size": size, "accuracy": mean, "stdev": stdev, "seeds": n})
     command = " ".join(["python", "benchmarks/count_vectors.py", *sys.argv[1:]])
@@ -224,10 +291,11 @@ def write_report(args, results, tokens, command):
     with open(stem + ".json", "w") as f:
         json.dump({"command": command, "tokens": tokens, "dims": args.dims, "window": args.window,
                    "results": results}, f, indent=1)
+    counted = " and ".join(f"{text} ({n:,} tokens)" for text, n in tokens.items())
     lines = [f"# What the pretraining text is worth without a neural encoder ({datetime.date.today()})", "",
              f"`{command}`", "",
-             f"Count vectors: {args.dims} dimensions from the {tokens:,} training tokens of "
-             f"`{os.path.basename(os.path.normpath(args.work))}`, window {args.window}. Logistic regressions "
+             f"Count vectors: {args.dims} dimensions, window {args.window}, counted from {counted} of "
+             f"`{os.path.basename(os.path.normpath(args.work))}`. Logistic regressions "
              "choose their L2 penalty by 5-fold cross-validation on the labelled examples; encoders from "
              "the work directory's results.jsonl (mean ± standard deviation over fine-tuning seeds).", "",
              "| features | labelled examples | dev accuracy |", "|---|---|---|"]

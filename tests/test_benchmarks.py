@@ -242,6 +242,28 @@ def test_bag_of_pieces_marks_presence_once():
     np.testing.assert_array_equal(bags, [[0, 1, 0, 1], [0, 0, 1, 0]])
 
 
+def test_feature_sets_give_each_text_its_own_mean_vectors_beside_the_bag():
+    train, dev = [[1, 2], [3]], [[2, 2, 3]]
+    tables = {"a": np.arange(8.0).reshape(4, 2), "b": -np.arange(4.0)[:, None]}
+    sets = count_vectors.feature_sets(train, dev, tables, 4)
+    assert list(sets) == ["bag of pieces", "count vectors from a", "bag of pieces + count vectors from a",
+                          "count vectors from b", "bag of pieces + count vectors from b"]
+    # means of rows, standardised on the training set: train a = [3, 4], [6, 7]; dev a = [14/3, 17/3]
+    np.testing.assert_allclose(sets["count vectors from a"][0], [[-1, -1], [1, 1]])
+    np.testing.assert_allclose(sets["count vectors from a"][1], [[(14 / 3 - 4.5) / 1.5] * 2])
+    np.testing.assert_allclose(sets["bag of pieces + count vectors from b"][1].toarray(),
+                               [[0, 0, 1, 1, (-7 / 3 + 2.25) / 0.75]])
+
+
+def test_counted_table_replaces_known_rows_at_the_tables_scale():
+    table = np.array([[1.0, -1], [2, 0], [0, 2], [3, 3]])  # mean square 3.5
+    vectors = np.array([[0.0, 0], [1, 0], [0, -1], [0, 0]])  # pieces 1 and 2 counted
+    new = count_vectors.counted_table(table, vectors)
+    scale = np.sqrt(3.5 / 0.5)
+    np.testing.assert_allclose(new, [[1, -1], [scale, 0], [0, -scale], [3, 3]])
+    assert np.mean(new[1:3] ** 2) == pytest.approx(np.mean(table ** 2))
+
+
 def test_sparse_logistic_regression_matches_the_newton_solution():
     import scipy.sparse as sp
 
@@ -272,7 +294,30 @@ def test_the_count_vector_report_puts_encoders_beside_counting(tmp_path):
     results = [{"features": "bag of pieces", "size": 1000, "l2": 0.1, "accuracy": 0.663},
                {"features": "random initialisation, fine-tuned on [CLS]", "size": 1000, "accuracy": 0.62,
                 "stdev": 0.0283, "seeds": 2}]
-    count_vectors.write_report(args, results, 1234, "cmd")
+    count_vectors.write_report(args, results, {"the pretraining text": 1234, "the task's sentences": 56}, "cmd")
     md = open(tmp_path / "c.md").read()
+    assert "the pretraining text (1,234 tokens) and the task's sentences (56 tokens)" in md
     assert "| bag of pieces | 1000 | 66.3 |" in md and "| random initialisation, fine-tuned on [CLS] | 1000 | 62.0 ± 2.8 |" in md
     assert os.path.exists(tmp_path / "c.png")
+
+
+import task_text_screen  # noqa: E402
+
+
+def test_task_text_screen_reads_the_last_probe_and_reports_each_setting(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / "metrics.csv", "w") as f:
+        f.write("step,eval_auc_random,eval_auc_frequency,eval_auc_generator\n250,0.8,0.5,0.7\n500,0.91,0.52,0.85\n")
+    assert task_text_screen.probe_aucs(str(run)) == [0.91, 0.52, 0.85]
+    assert task_text_screen.probe_aucs(str(tmp_path)) is None
+    args = task_text_screen.parse_args(["--out", str(tmp_path), "--name", "s", "--seeds", "2"])
+    results = [{"setting": "random", "what": "random initialisation, no pretraining", "token table": 0.598,
+                "last layer": 0.5945, "fine_tuned": [0.66, 0.64], "probe": None},
+               {"setting": "electra", "what": "ELECTRA, the default recipe", "token table": 0.59,
+                "last layer": 0.568, "fine_tuned": [0.58, 0.6], "probe": [0.91, 0.52, 0.85]}]
+    task_text_screen.write_report(args, results, "cmd")
+    md = open(tmp_path / "s.md").read()
+    assert "| random initialisation, no pretraining | 59.8 | 59.5 | 65.0 ± 1.4 |  |" in md
+    assert "| ELECTRA, the default recipe | 59.0 | 56.8 | 59.0 ± 1.4 | 0.910 / 0.520 / 0.850 |" in md
+    assert os.path.exists(tmp_path / "s.png")

@@ -1,0 +1,281 @@
+"""Which pretraining on the task's own text leaves an encoder that knows what counting knows?
+
+`count_vectors.py` finds that word vectors counted from Rotten Tomatoes' training sentences
+(text only) carry sentiment a bag of pieces does not, and that a random encoder given them as
+its token table fine-tunes better than a random one. This screen asks whether pretraining on
+the same sentences learns it: the tiny encoder pretrained on them alone (the default recipe,
+mixed bfloat16, 8,000 pieces) under several settings, then
+
+- frozen: logistic regressions on 1,000 labelled examples (L2 by 5-fold cross-validation) on
+  the mean of the encoder's token-table rows over a sentence, and on the mean of its last
+  hidden states;
+- fine-tuned on [CLS] with the same 1,000 examples, as `electra_vs_mlm.py` fine-tunes, over seeds.
+
+Beside them: the random encoder, the random encoder with the count vectors as its token table,
+and ELECTRA pretraining started from that table.
+
+    KERAS_BACKEND=tensorflow python benchmarks/task_text_screen.py [--steps 1500] [--seeds 3]
+
+Writes benchmarks/results/<--name>.{md,json,png}; pretraining runs are kept (and reused) in
+--work.
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import count_vectors  # noqa: E402
+import electra_vs_mlm  # noqa: E402
+
+TASK = "rotten_tomatoes"
+# name: (what it is, recipe overrides, token table from count vectors: False, "start" or "fixed")
+SETTINGS = {
+    "random": ("random initialisation, no pretraining", None, False),
+    "counted": ("random, count-vector token table, no pretraining", None, "start"),
+    "electra": ("ELECTRA, the default recipe", [], False),
+    "mlm": ("MLM (the same steps)", ["model.objective=mlm"], False),
+    "gdes": ("ELECTRA, weight_sharing=gdes", ["model.weight_sharing=gdes"], False),
+    "generator_full": ("ELECTRA, generator as wide as the discriminator", ["model.generator_hidden_fraction=1.0"], False),
+    "electra_from_counts": ("ELECTRA, token table started from count vectors", [], "start"),
+    "electra_on_counts": ("ELECTRA, token table held at count vectors", [], "fixed"),
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
+    parser.add_argument("--work", default=os.path.join(os.path.expanduser("~"), ".cache", "electra_keras",
+                                                       "task_text_screen"))
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--steps", type=int, default=1500, help="pretraining steps (batch 32 x 128)")
+    parser.add_argument("--vocab-size", type=int, default=8000)
+    parser.add_argument("--size", type=int, default=1000, help="labelled training examples")
+    parser.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds")
+    parser.add_argument("--learning-rate", type=float, default=3e-4, help="fine-tuning rate")
+    parser.add_argument("--min-finetune-steps", type=int, default=200)
+    parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--name", default="task_text_screen")
+    return parser.parse_args(argv)
+
+
+# ---- the encoders ------------------------------------------------------------------------------
+
+
+def pretrain_setting(args, text, name, overrides, table=None, fixed=False):
+    """Pretrain (or reuse) one setting; returns the run directory. `table`: count vectors to
+    start the token table from (`count_vectors.counted_table`), or None; `fixed`: put it back
+    after every step, so pretraining trains everything but the token table."""
+    import keras
+
+    from electra_keras.recipes import load_recipe
+    from electra_keras.training import pretrain
+
+    run = os.path.join(args.work, name)
+    if os.path.exists(os.path.join(run, "backbone.keras")):
+        return run
+    recipe = load_recipe("tiny", [f'data.corpus=["{text}"]', f"data.vocab_size={args.vocab_size}",
+                                  f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}",
+                                  f"train.warmup_steps={args.steps // 10}", "train.dtype=mixed_bfloat16",
+                                  "train.log_every=250", *overrides])
+    callbacks = []
+    if table is not None:
+        class FromCounts(keras.callbacks.Callback):
+            def on_train_begin(cb, logs=None):
+                cb.embeddings = cb.model.embeddings.token_embedding.embeddings
+                cb.table = count_vectors.counted_table(np.asarray(cb.embeddings), table).astype(cb.embeddings.dtype)
+                cb.embeddings.assign(cb.table)
+
+            def on_train_batch_end(cb, batch, logs=None):
+                if fixed:
+                    cb.embeddings.assign(cb.table)
+
+        callbacks.append(FromCounts())
+    pretrain(recipe, output_dir=args.work, run_name=name, callbacks=callbacks, verbose=2, demo=False)
+    return run
+
+
+def save_backbone(backbone, source, path):
+    from electra_keras.convert import native
+    from electra_keras.convert.common import Converted
+
+    native.save_model_directory(Converted(backbone, source.tokenizer, source.config, "backbone"), path)
+    return path
+
+
+def mlm_encoder(run):
+    """An MLM run keeps its encoder inside the generator: a model directory of the encoder alone."""
+    from electra_keras.convert import native
+    from electra_keras.convert.mapping import Parts
+
+    path = os.path.join(run, "encoder")
+    if not os.path.exists(os.path.join(path, "backbone.keras")):
+        source = native.load_model_directory(run)
+        save_backbone(Parts.of(source.model).backbone, source, path)
+    return path
+
+
+def fresh_encoder(args, reference, name, table=None, seed=0):
+    """A randomly initialised encoder of `reference`'s config and vocabulary, its token table
+    from count vectors `table` if given."""
+    import keras
+
+    from electra_keras.convert import native
+    from electra_keras.models import ElectraPretrainer
+
+    path = os.path.join(args.work, name)
+    if not os.path.exists(os.path.join(path, "backbone.keras")):
+        source = native.load_model_directory(reference)
+        keras.utils.set_random_seed(seed)
+        backbone = ElectraPretrainer(source.config, seed=seed).backbone
+        if table is not None:
+            embeddings = backbone.token_embedding.embeddings
+            embeddings.assign(count_vectors.counted_table(np.asarray(embeddings), table).astype(embeddings.dtype))
+        save_backbone(backbone, source, path)
+    return path
+
+
+# ---- the questions -----------------------------------------------------------------------------
+
+
+def frozen(path, train, dev, spec):
+    """Dev accuracies of logistic regressions on the mean token-table row and the mean last state."""
+    from electra_keras.data import tasks
+    from electra_keras.finetuning import load_backbone
+
+    backbone, tokenizer, _ = load_backbone(path)
+    table = np.asarray(backbone.token_embedding.embeddings, "float64")
+    y, y_dev = (tasks.label_ids(spec, e).astype(float) for e in (train, dev))
+    ids = [tokenizer.encode_batch([e.text_a for e in part]) for part in (train, dev)]
+    encoded = [tasks.encode_examples(part, tokenizer, electra_vs_mlm.ALL_TASKS[TASK][0]) for part in (train, dev)]
+    features = {"token table": [count_vectors.mean_vectors(i, table) for i in ids],
+                "last layer": [electra_vs_mlm.mean_features(backbone, e) for e in encoded]}
+    scores = {}
+    for what, (x, x_dev) in features.items():
+        centre, scale = x.mean(0), x.std(0) + 1e-8
+        x, x_dev = (x - centre) / scale, (x_dev - centre) / scale
+        scores[what] = count_vectors.accuracy(x_dev, y_dev, *count_vectors.fit_logistic(x, y, count_vectors.choose_l2(x, y)))
+    return scores
+
+
+def fine_tuned(args, path, name, spec, data_dir):
+    from electra_keras.finetuning import finetune
+
+    epochs = max(2, math.ceil(args.min_finetune_steps * 32 / args.size))
+    accuracies = []
+    for seed in range(args.seeds):
+        _, metrics = finetune(path, spec, data_dir, output_dir=os.path.join(args.work, "finetuning"),
+                              run_name=f"{name}-{seed}", overwrite=True, verbose=0, eval_every_epoch=False,
+                              epochs=epochs, learning_rate=args.learning_rate,
+                              max_seq_len=electra_vs_mlm.ALL_TASKS[TASK][0], seed=seed, max_train_examples=args.size)
+        accuracies.append(metrics["accuracy"])
+    return accuracies
+
+
+def probe_aucs(run):
+    """The held-out probe's last AUCs (random, frequency, generator) from metrics.csv, or None."""
+    import csv
+
+    path = os.path.join(run, "metrics.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        last = list(csv.DictReader(f))[-1]
+    return [float(last[k]) for k in ("eval_auc_random", "eval_auc_frequency", "eval_auc_generator")]
+
+
+def main():
+    from electra_keras.data import tasks
+    from electra_keras.data.tokenizer import WordPieceTokenizer
+
+    args = parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    spec, data_dir = electra_vs_mlm.task_spec(TASK, args.data)
+    examples = {split: tasks.read_examples(spec, data_dir, split) for split in ("train", "dev")}
+    text = electra_vs_mlm.task_text(argparse.Namespace(work=args.work, data=args.data), TASK)
+
+    reference = pretrain_setting(args, text, "electra", [])  # its vocabulary and config serve all
+    tokenizer = WordPieceTokenizer.from_directory(reference)
+    rows = [np.asarray(r) for r in tokenizer.encode_batch([e.text_a for e in examples["train"]])]
+    table = count_vectors.word_vectors(count_vectors.ppmi(count_vectors.cooccurrence(rows, len(tokenizer), 5)), 64)
+    results_path = os.path.join(args.work, f"results-{args.steps}.jsonl")
+    done = {}
+    if os.path.exists(results_path):
+        with open(results_path) as f:
+            done = {r["setting"]: r for r in map(json.loads, f)}
+    for name in args.settings:
+        if name in done:
+            continue
+        start = time.perf_counter()
+        what, overrides, from_counts = SETTINGS[name]
+        if overrides is None:
+            run, path = None, fresh_encoder(args, reference, name, table if from_counts else None)
+        else:
+            run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed")
+            path = mlm_encoder(run) if "model.objective=mlm" in overrides else run
+        result = {"setting": name, "what": what, **frozen(path, examples["train"][:args.size], examples["dev"], spec),
+                  "fine_tuned": fine_tuned(args, path, name, spec, data_dir),
+                  "probe": probe_aucs(run) if run else None, "seconds": time.perf_counter() - start}
+        done[name] = result
+        with open(results_path, "a") as f:
+            f.write(json.dumps(result) + "\n")
+        print(f"{name:20s} token table {result['token table']:.4f}  last layer {result['last layer']:.4f}  "
+              f"fine-tuned {np.mean(result['fine_tuned']):.4f}", flush=True)
+    command = " ".join(["python", "benchmarks/task_text_screen.py", *sys.argv[1:]])
+    write_report(args, [done[n] for n in SETTINGS if n in done], command)
+
+
+def write_report(args, results, command):
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, args.name)
+    with open(stem + ".json", "w") as f:
+        json.dump({"command": command, "steps": args.steps, "size": args.size, "results": results}, f, indent=1)
+    lines = [f"# Pretraining on the task's own text: what the encoder knows ({datetime.date.today()})", "",
+             f"`KERAS_BACKEND=tensorflow {command}`", "",
+             f"Rotten Tomatoes' training sentences alone, {args.steps} steps; {args.size} labelled examples; "
+             "dev accuracy (%). Frozen: logistic regressions, L2 by 5-fold cross-validation. Fine-tuned: "
+             f"mean ± standard deviation over {args.seeds} seeds. Probe: the held-out AUC at the end of "
+             "pretraining against random replacements / by frequency / the generator's samples.", "",
+             "| setting | token table, frozen | last layer, frozen | fine-tuned on [CLS] | probe |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        runs = 100 * np.asarray(r["fine_tuned"])
+        spread = f" ± {runs.std(ddof=1):.1f}" if len(runs) > 1 else ""
+        probe = " / ".join(f"{a:.3f}" for a in r["probe"]) if r["probe"] else ""
+        lines.append(f"| {r['what']} | {100 * r['token table']:.1f} | {100 * r['last layer']:.1f} | "
+                     f"{runs.mean():.1f}{spread} | {probe} |")
+    with open(stem + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(results) + 1.2))
+    rows = np.arange(len(results))
+    runs = [100 * np.asarray(r["fine_tuned"]) for r in results]
+    ax.barh(rows, [r.mean() for r in runs], xerr=[r.std(ddof=1) if len(r) > 1 else 0 for r in runs],
+            color="tab:blue", label="fine-tuned on [CLS]")
+    ax.plot([100 * r["token table"] for r in results], rows, "o", color="tab:green", label="token table, frozen")
+    ax.plot([100 * r["last layer"] for r in results], rows, "s", color="tab:orange", label="last layer, frozen")
+    ax.set_yticks(rows, [r["what"] for r in results])
+    ax.invert_yaxis()
+    ax.set_xlim(50, max(max(r.max() for r in runs), 100 * max(r["token table"] for r in results)) + 3)
+    ax.set_xlabel(f"Rotten Tomatoes dev accuracy (%), {args.size} labelled examples")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(stem + ".png", dpi=110)
+    print(f"wrote {stem}.md, .json, .png")
+
+
+if __name__ == "__main__":
+    main()
