@@ -39,7 +39,7 @@ from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
 from electra_keras.data.build import build_pretraining_data, format_summary
 from electra_keras.data.pretraining import first_examples, list_shards, pretraining_dataset, read_data_info, verify_shards
-from electra_keras.data.text import find_text_files, iter_lines
+from electra_keras.data.text import find_text_files, iter_lines, read_as
 from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab, load_tokenizer
 from electra_keras.monitor import Preempted, Preemption, RunMonitor, plot_metrics, read_metrics  # noqa: F401
 from electra_keras.progress import StepProgress
@@ -74,7 +74,7 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
         raise ValueError("data.corpus is empty: give text files (--corpus FILES) or data.shards")
     files = find_text_files(corpora.resolve_corpus(data.corpus, os.path.join(cache_dir, "corpora")))
     key = json.dumps(
-        [[os.path.abspath(f), os.path.getsize(f)] for f in files]
+        [[os.path.abspath(f), os.path.getsize(f), read_as(f, data.text_format)] for f in files]
         + [data.vocab and os.path.abspath(data.vocab), data.vocab_size, data.lower_case,
            data.strip_accents, data.seq_len, data.shard_size_mb, data.text_field,
            data.encoding_errors, data.text_format, data.document_separator, seed]

@@ -80,6 +80,18 @@ def test_auto_reads_hard_wrapped_prose_by_paragraph_and_anything_else_by_line(tm
     assert list(iter_lines(per_line)) == list(iter_lines(per_line, text_format="lines"))
 
 
+def test_auto_judges_line_lengths_by_the_first_lines_not_the_shortest(tmp_path):
+    # One sentence per line, lower case, no blank lines (a task's sentences): a third of the
+    # lines are longer than any wrapped line would be. Its 100 shortest lines alone would
+    # look wrapped.
+    lines = [("a long sentence of the kind that runs on " * 5).strip() if i % 3 == 0 else "short one " * (4 + i % 5)
+             for i in range(300)]
+    path = tmp_path / "sentences.txt"
+    path.write_text("\n".join(line.strip() for line in lines) + "\n")
+    assert not looks_wrapped(path, sample=100)
+    assert list(iter_lines(path, sentences=False)) == [line.strip() for line in lines] + [""]
+
+
 def test_jsonl_and_gzip_documents(tmp_path):
     records = [{"text": "First doc. It has two sentences."}, {"text": "Para one.\nPara two."}]
     path = tmp_path / "docs.jsonl.gz"

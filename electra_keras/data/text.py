@@ -121,6 +121,18 @@ def _decode(raw, path, number, errors, stats):
         return raw.decode("utf-8", errors="replace")
 
 
+def read_as(path, text_format="auto"):
+    """How `iter_lines` reads `path` under `text_format`: "jsonl", "lines" or "paragraphs"."""
+    if _is_jsonl(os.fspath(path)):
+        return "jsonl"
+    if text_format == "auto":
+        try:
+            return "paragraphs" if looks_wrapped(path) else "lines"
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            raise InputError(f"{os.fspath(path)}: cannot be read ({error})") from None
+    return text_format
+
+
 def looks_wrapped(path, sample=4000):
     """Whether a plain-text file reads as hard-wrapped prose: of its first `sample` non-blank
     lines, nine in ten are at most 100 characters, almost none is longer than that width plus
@@ -132,7 +144,7 @@ def looks_wrapped(path, sample=4000):
             lines.append(raw.decode("utf-8", errors="replace").strip())
             if len(lines) >= 3 * sample:
                 break
-    lengths = sorted(len(line) for line in lines if line)[:sample]
+    lengths = sorted([len(line) for line in lines if line][:sample])
     if len(lengths) < 20:
         return False
     width, longest = lengths[int(0.9 * (len(lengths) - 1))], lengths[int(0.99 * (len(lengths) - 1))]
@@ -167,7 +179,7 @@ def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=T
     path = os.fspath(path)
     jsonl = _is_jsonl(path)
     try:
-        if not jsonl and (text_format == "paragraphs" or (text_format == "auto" and looks_wrapped(path))):
+        if read_as(path, text_format) == "paragraphs":
             stats.files += 1
             yield from _iter_paragraphs(path, encoding_errors, sentences, stats, separator)
             return
