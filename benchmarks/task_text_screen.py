@@ -70,10 +70,12 @@ def parse_args(argv=None):
 # ---- the encoders ------------------------------------------------------------------------------
 
 
-def pretrain_setting(args, text, name, overrides, table=None, fixed=False):
+def pretrain_setting(args, text, name, overrides, table=None, fixed=False, vocab=""):
     """Pretrain (or reuse) one setting; returns the run directory. `table`: count vectors to
     start the token table from (`count_vectors.counted_table`), or None; `fixed`: put it back
-    after every step, so pretraining trains everything but the token table."""
+    after every step, so pretraining trains everything but the token table; `vocab`: a
+    vocabulary file to use instead of learning one (the reference run's, so every setting and
+    the count vectors share the piece ids)."""
     import keras
 
     from electra_keras.recipes import load_recipe
@@ -85,7 +87,7 @@ def pretrain_setting(args, text, name, overrides, table=None, fixed=False):
     recipe = load_recipe("tiny", [f'data.corpus=["{text}"]', f"data.vocab_size={args.vocab_size}",
                                   f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}",
                                   f"train.warmup_steps={args.steps // 10}", "train.dtype=mixed_bfloat16",
-                                  "train.log_every=250", *overrides])
+                                  "train.log_every=250", f'data.vocab="{vocab}"', *overrides])
     callbacks = []
     if table is not None:
         class FromCounts(keras.callbacks.Callback):
@@ -219,7 +221,8 @@ def main():
         if overrides is None:
             run, path = None, fresh_encoder(args, reference, name, table if from_counts else None)
         else:
-            run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed")
+            run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed",
+                                   vocab=os.path.join(reference, "vocab.txt"))
             path = mlm_encoder(run) if "model.objective=mlm" in overrides else run
         result = {"setting": name, "what": what, **frozen(path, examples["train"][:args.size], examples["dev"], spec),
                   "fine_tuned": fine_tuned(args, path, name, spec, data_dir),

@@ -231,7 +231,8 @@ def parse_recipe_file(path):
 
 
 def _parse_scalar(text):
-    """'200' -> 200, '1e-3' -> 0.001, 'true' -> True, 'a,b' -> ['a', 'b'], else the string."""
+    """'200' -> 200, '1e-3' -> 0.001, 'true' -> True, '["a", "b"]' -> ['a', 'b'], '"a b"' -> 'a b'
+    (quoted as in TOML: '""' is the empty string), else the string as it is."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -240,7 +241,7 @@ def _parse_scalar(text):
             return kind(text)
         except ValueError:
             pass
-    if text.startswith("["):
+    if text.startswith("[") or (len(text) >= 2 and text[0] == text[-1] == '"'):
         try:
             return json.loads(text)
         except json.JSONDecodeError:

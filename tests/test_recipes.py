@@ -78,6 +78,9 @@ def test_yaml_recipes_and_overrides(tmp_path):
         recipes.load_recipe(None, ["steps=3"])
     with pytest.raises(ValueError, match=r"train.steps = 'ten' is str"):
         recipes.load_recipe(None, ["train.steps=ten"])
+    quoted = recipes.load_recipe(None, ['data.vocab="my vocab.txt"', 'data.corpus=["a b.txt", "c.txt"]'])
+    assert (quoted.data.vocab, quoted.data.corpus) == ("my vocab.txt", ["a b.txt", "c.txt"])
+    assert recipes.load_recipe(None, ['data.vocab=""']).data.vocab == ""
 
 
 def test_unknown_recipe_names_list_the_shipped_ones():
