@@ -183,15 +183,17 @@ def fine_tuned(args, path, name, spec, data_dir):
 
 
 def probe_aucs(run):
-    """The held-out probe's last AUCs (random, frequency, generator) from metrics.csv, or None."""
+    """The held-out probe's last AUCs (random, frequency, generator) from metrics.csv, or None
+    (no metrics, or an MLM run, which has no discriminator to probe)."""
     import csv
 
     path = os.path.join(run, "metrics.csv")
+    keys = ("eval_auc_random", "eval_auc_frequency", "eval_auc_generator")
     if not os.path.exists(path):
         return None
     with open(path) as f:
         last = list(csv.DictReader(f))[-1]
-    return [float(last[k]) for k in ("eval_auc_random", "eval_auc_frequency", "eval_auc_generator")]
+    return [float(last[k]) for k in keys] if all(last.get(k) for k in keys) else None
 
 
 def main():

@@ -311,6 +311,9 @@ def test_task_text_screen_reads_the_last_probe_and_reports_each_setting(tmp_path
         f.write("step,eval_auc_random,eval_auc_frequency,eval_auc_generator\n250,0.8,0.5,0.7\n500,0.91,0.52,0.85\n")
     assert task_text_screen.probe_aucs(str(run)) == [0.91, 0.52, 0.85]
     assert task_text_screen.probe_aucs(str(tmp_path)) is None
+    with open(tmp_path / "metrics.csv", "w") as f:
+        f.write("step,mlm_accuracy\n250,0.2\n")
+    assert task_text_screen.probe_aucs(str(tmp_path)) is None  # an MLM run
     args = task_text_screen.parse_args(["--out", str(tmp_path), "--name", "s", "--seeds", "2"])
     results = [{"setting": "random", "what": "random initialisation, no pretraining", "token table": 0.598,
                 "last layer": 0.5945, "fine_tuned": [0.66, 0.64], "probe": None},
