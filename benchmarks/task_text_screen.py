@@ -265,7 +265,7 @@ def write_report(args, results, command):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(results) + 1.2))
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(results) + 1.6))
     rows = np.arange(len(results))
     runs = [100 * np.asarray(r["fine_tuned"]) for r in results]
     ax.barh(rows, [r.mean() for r in runs], xerr=[r.std(ddof=1) if len(r) > 1 else 0 for r in runs],
@@ -276,7 +276,7 @@ def write_report(args, results, command):
     ax.invert_yaxis()
     ax.set_xlim(50, max(max(r.max() for r in runs), 100 * max(r["token table"] for r in results)) + 3)
     ax.set_xlabel(f"Rotten Tomatoes dev accuracy (%), {args.size} labelled examples")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.14), ncol=3, fontsize=8)
     fig.tight_layout()
     fig.savefig(stem + ".png", dpi=110)
     print(f"wrote {stem}.md, .json, .png")
