@@ -169,6 +169,18 @@ def choose_l2(x, y, grid=L2_GRID, folds=FOLDS):
     return max(grid, key=score)
 
 
+def standardised(x, x_dev):
+    """`x` and `x_dev` centred and scaled by `x`'s column means and standard deviations."""
+    centre, scale = x.mean(0), x.std(0) + 1e-8
+    return (x - centre) / scale, (x_dev - centre) / scale
+
+
+def cv_accuracy(x, y, x_dev, y_dev):
+    """(L2 penalty chosen by `choose_l2`, dev accuracy of the regression fitted with it)."""
+    l2 = choose_l2(x, y)
+    return l2, accuracy(x_dev, y_dev, *fit_logistic(x, y, l2))
+
+
 def feature_sets(train_ids, dev_ids, vectors, vocab_size):
     """{name: (train features, dev features)} for the bag of pieces and each of `vectors` ({text:
     word vectors}), alone and beside the bag; the mean vectors standardised on the training set."""
@@ -177,9 +189,7 @@ def feature_sets(train_ids, dev_ids, vectors, vocab_size):
     bags = bag_of_pieces(train_ids, vocab_size), bag_of_pieces(dev_ids, vocab_size)
     sets = {"bag of pieces": bags}
     for text, table in vectors.items():
-        means = mean_vectors(train_ids, table), mean_vectors(dev_ids, table)
-        centre, scale = means[0].mean(0), means[0].std(0) + 1e-8
-        means = tuple((m - centre) / scale for m in means)
+        means = standardised(mean_vectors(train_ids, table), mean_vectors(dev_ids, table))
         sets[f"count vectors from {text}"] = means
         sets[f"bag of pieces + count vectors from {text}"] = tuple(sp.hstack([b, m]).tocsr() for b, m in zip(bags, means))
     return sets
@@ -197,34 +207,29 @@ def counted_table(table, vectors):
     return new
 
 
-def finetune_counted(args, spec, data_dir, vectors, size):
-    """Dev accuracies of the work directory's random encoder, its token table replaced by
-    `counted_table(.., vectors)`, fine-tuned as electra_vs_mlm.py fine-tunes (one per seed)."""
-    import math
-
+def counted_encoder(source_dir, vectors, path):
+    """At `path` (made once), the backbone of `source_dir` with `counted_table(.., vectors)` as its token table."""
     from electra_keras.convert import native
-    from electra_keras.convert.common import Converted
     from electra_keras.convert.mapping import Parts
-    from electra_keras.finetuning import finetune
 
-    path = os.path.join(args.work, "pretraining", "counted", f"table-{args.dims}-{args.window}")
     if not os.path.exists(os.path.join(path, "backbone.keras")):
-        source = native.load_model_directory(os.path.join(electra_vs_mlm.snapshot_dir(
-            os.path.join(args.work, "pretraining", "random"), 0)))
+        source = native.load_model_directory(source_dir)
         backbone = Parts.of(source.model).backbone
         table = backbone.token_embedding.embeddings
         table.assign(counted_table(np.asarray(table), vectors).astype(table.dtype))
-        native.save_model_directory(Converted(backbone, source.tokenizer, source.config, "backbone"), path)
-    epochs = max(2, math.ceil(args.min_finetune_steps * 32 / size))
-    accuracies = []
-    for seed in range(args.table_seeds):
-        _, metrics = finetune(path, spec, data_dir, output_dir=os.path.join(args.work, "finetuning"),
-                              run_name=f"counted-{size}-{seed}", overwrite=True, verbose=0, eval_every_epoch=False,
-                              epochs=epochs, learning_rate=args.learning_rate,
-                              max_seq_len=electra_vs_mlm.ALL_TASKS[args.task][0], seed=seed, max_train_examples=size)
-        accuracies.append(metrics["accuracy"])
-        print(f"n={size:5d} count-vector token table, seed {seed}: dev accuracy {metrics['accuracy']:.4f}", flush=True)
-    return accuracies
+        electra_vs_mlm.save_backbone(backbone, source, path)
+    return path
+
+
+def finetune_counted(args, spec, data_dir, vectors, size):
+    """Dev accuracies of the work directory's random encoder, its token table replaced by
+    `counted_table(.., vectors)`, fine-tuned as electra_vs_mlm.py fine-tunes (one per seed)."""
+    random_dir = electra_vs_mlm.snapshot_dir(os.path.join(args.work, "pretraining", "random"), 0)
+    path = counted_encoder(random_dir, vectors,
+                           os.path.join(args.work, "pretraining", "counted", f"table-{args.dims}-{args.window}"))
+    return electra_vs_mlm.finetune_seeds(path, spec, data_dir, args.task, size, args.table_seeds, args.learning_rate,
+                                         electra_vs_mlm.finetune_epochs(size, 2, args.min_finetune_steps),
+                                         os.path.join(args.work, "finetuning"), f"counted-{size}")
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -270,8 +275,7 @@ def main():
         train_ids = tokenizer.encode_batch([e.text_a for e in train])
         y = tasks.label_ids(spec, train).astype(float)
         for name, (x, x_dev) in feature_sets(train_ids, dev_ids, vectors, vocab_size).items():
-            l2 = choose_l2(x, y)
-            score = accuracy(x_dev, y_dev, *fit_logistic(x, y, l2))
+            l2, score = cv_accuracy(x, y, x_dev, y_dev)
             results.append({"features": name, "size": size, "l2": l2, "accuracy": score})
             print(f"n={size:5d} {name:30s} l2 {l2:<5g} dev accuracy {score:.4f}", flush=True)
         if args.table_seeds:

@@ -25,6 +25,7 @@ benchmarks/results/<--name>.{md,png,json} (default name electra_vs_mlm).
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -160,21 +161,33 @@ def task_text(args, task):
     return path
 
 
-def random_init(args, points):
-    """A randomly initialised backbone of the same config and vocabulary: compute 0."""
+def save_backbone(backbone, source, path):
+    """Write `backbone` with `source`'s (a loaded model directory's) vocabulary and config."""
+    from electra_keras.convert import native
+    from electra_keras.convert.common import Converted
+
+    native.save_model_directory(Converted(backbone, source.tokenizer, source.config, "backbone"), path)
+    return path
+
+
+def random_backbone(source_dir, path, seed=0):
+    """At `path` (made once), a randomly initialised backbone of `source_dir`'s config and vocabulary."""
     import keras
 
     from electra_keras.convert import native
-    from electra_keras.convert.common import Converted
     from electra_keras.models import ElectraPretrainer
 
-    path = os.path.join(args.work, "pretraining", "random", "snapshots", "step-000000")
     if not os.path.exists(os.path.join(path, "backbone.keras")):
-        source = native.load_model_directory(points[0][3])
-        keras.utils.set_random_seed(0)
-        model = ElectraPretrainer(source.config, seed=0)
-        native.save_model_directory(Converted(model.backbone, source.tokenizer, source.config, "backbone"), path)
-    return [("none", 0, 0.0, path)]
+        source = native.load_model_directory(source_dir)
+        keras.utils.set_random_seed(seed)
+        save_backbone(ElectraPretrainer(source.config, seed=seed).backbone, source, path)
+    return path
+
+
+def random_init(args, points):
+    """A randomly initialised backbone of the same config and vocabulary: compute 0."""
+    path = os.path.join(args.work, "pretraining", "random", "snapshots", "step-000000")
+    return [("none", 0, 0.0, random_backbone(points[0][3], path))]
 
 
 # ---- fine-tuning -------------------------------------------------------------------------------
@@ -210,10 +223,28 @@ def load_done(path):
     return done
 
 
+def finetune_epochs(size, epochs, min_steps):
+    """`epochs`, or more for a small training set, so it gets at least `min_steps` steps of 32."""
+    return max(epochs, math.ceil(min_steps * 32 / size)) if size and min_steps else epochs
+
+
+def finetune_seeds(path, spec, data_dir, task, size, seeds, learning_rate, epochs, output_dir, run_name):
+    """Dev accuracies of the model at `path` fine-tuned on [CLS] with `size` examples, one per seed."""
+    from electra_keras.finetuning import finetune
+
+    accuracies = []
+    for seed in range(seeds):
+        _, metrics = finetune(path, spec, data_dir, output_dir=output_dir, run_name=f"{run_name}-{seed}",
+                              overwrite=True, verbose=0, eval_every_epoch=False, epochs=epochs,
+                              learning_rate=learning_rate, max_seq_len=ALL_TASKS[task][0], seed=seed,
+                              max_train_examples=size)
+        accuracies.append(metrics["accuracy"])
+        print(f"{run_name} seed {seed}: dev accuracy {metrics['accuracy']:.4f}", flush=True)
+    return accuracies
+
+
 def evaluate_all(args, points):
     """Fine-tune (and probe) every (snapshot, task, size, seed) once; results go to results.jsonl."""
-    import math
-
     from electra_keras.finetuning import finetune
 
     results_path = os.path.join(args.work, "results.jsonl")
@@ -238,9 +269,7 @@ def evaluate_all(args, points):
                     accuracy = linear_probe(path, spec, data_dir, TASKS[task][0], size)
                     record({**base, "method": "probe", "seed": 0, "accuracy": accuracy,
                             "seconds": time.perf_counter() - start})
-                epochs = args.epochs
-                if size and args.min_finetune_steps:
-                    epochs = max(epochs, math.ceil(args.min_finetune_steps * 32 / size))
+                epochs = finetune_epochs(size, args.epochs, args.min_finetune_steps)
                 method = "finetune" if args.pooling == "cls" else "finetune_mean"
                 for seed in range(args.seeds):
                     if (method, objective, step, task, size_name(size), seed) in done:

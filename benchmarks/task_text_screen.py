@@ -23,7 +23,6 @@ Writes benchmarks/results/<--name>.{md,json,png}; pretraining runs are kept (and
 import argparse
 import datetime
 import json
-import math
 import os
 import sys
 import time
@@ -105,14 +104,6 @@ def pretrain_setting(args, text, name, overrides, table=None, fixed=False, vocab
     return run
 
 
-def save_backbone(backbone, source, path):
-    from electra_keras.convert import native
-    from electra_keras.convert.common import Converted
-
-    native.save_model_directory(Converted(backbone, source.tokenizer, source.config, "backbone"), path)
-    return path
-
-
 def mlm_encoder(run):
     """An MLM run keeps its encoder inside the generator: a model directory of the encoder alone."""
     from electra_keras.convert import native
@@ -121,27 +112,7 @@ def mlm_encoder(run):
     path = os.path.join(run, "encoder")
     if not os.path.exists(os.path.join(path, "backbone.keras")):
         source = native.load_model_directory(run)
-        save_backbone(Parts.of(source.model).backbone, source, path)
-    return path
-
-
-def fresh_encoder(args, reference, name, table=None, seed=0):
-    """A randomly initialised encoder of `reference`'s config and vocabulary, its token table
-    from count vectors `table` if given."""
-    import keras
-
-    from electra_keras.convert import native
-    from electra_keras.models import ElectraPretrainer
-
-    path = os.path.join(args.work, name)
-    if not os.path.exists(os.path.join(path, "backbone.keras")):
-        source = native.load_model_directory(reference)
-        keras.utils.set_random_seed(seed)
-        backbone = ElectraPretrainer(source.config, seed=seed).backbone
-        if table is not None:
-            embeddings = backbone.token_embedding.embeddings
-            embeddings.assign(count_vectors.counted_table(np.asarray(embeddings), table).astype(embeddings.dtype))
-        save_backbone(backbone, source, path)
+        electra_vs_mlm.save_backbone(Parts.of(source.model).backbone, source, path)
     return path
 
 
@@ -162,24 +133,9 @@ def frozen(path, train, dev, spec):
                 "last layer": [electra_vs_mlm.mean_features(backbone, e) for e in encoded]}
     scores = {}
     for what, (x, x_dev) in features.items():
-        centre, scale = x.mean(0), x.std(0) + 1e-8
-        x, x_dev = (x - centre) / scale, (x_dev - centre) / scale
-        scores[what] = count_vectors.accuracy(x_dev, y_dev, *count_vectors.fit_logistic(x, y, count_vectors.choose_l2(x, y)))
+        x, x_dev = count_vectors.standardised(x, x_dev)
+        scores[what] = count_vectors.cv_accuracy(x, y, x_dev, y_dev)[1]
     return scores
-
-
-def fine_tuned(args, path, name, spec, data_dir):
-    from electra_keras.finetuning import finetune
-
-    epochs = max(2, math.ceil(args.min_finetune_steps * 32 / args.size))
-    accuracies = []
-    for seed in range(args.seeds):
-        _, metrics = finetune(path, spec, data_dir, output_dir=os.path.join(args.work, "finetuning"),
-                              run_name=f"{name}-{seed}", overwrite=True, verbose=0, eval_every_epoch=False,
-                              epochs=epochs, learning_rate=args.learning_rate,
-                              max_seq_len=electra_vs_mlm.ALL_TASKS[TASK][0], seed=seed, max_train_examples=args.size)
-        accuracies.append(metrics["accuracy"])
-    return accuracies
 
 
 def probe_aucs(run):
@@ -221,13 +177,18 @@ def main():
         start = time.perf_counter()
         what, overrides, from_counts = SETTINGS[name]
         if overrides is None:
-            run, path = None, fresh_encoder(args, reference, name, table if from_counts else None)
+            run, path = None, electra_vs_mlm.random_backbone(reference, os.path.join(args.work, "random"))
+            if from_counts:
+                path = count_vectors.counted_encoder(path, table, os.path.join(args.work, name))
         else:
             run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed",
                                    vocab=os.path.join(reference, "vocab.txt"))
             path = mlm_encoder(run) if "model.objective=mlm" in overrides else run
         result = {"setting": name, "what": what, **frozen(path, examples["train"][:args.size], examples["dev"], spec),
-                  "fine_tuned": fine_tuned(args, path, name, spec, data_dir),
+                  "fine_tuned": electra_vs_mlm.finetune_seeds(
+                      path, spec, data_dir, TASK, args.size, args.seeds, args.learning_rate,
+                      electra_vs_mlm.finetune_epochs(args.size, 2, args.min_finetune_steps),
+                      os.path.join(args.work, "finetuning"), name),
                   "probe": probe_aucs(run) if run else None, "seconds": time.perf_counter() - start}
         done[name] = result
         with open(results_path, "a") as f:

@@ -232,7 +232,8 @@ def parse_recipe_file(path):
 
 def _parse_scalar(text):
     """'200' -> 200, '1e-3' -> 0.001, 'true' -> True, '["a", "b"]' -> ['a', 'b'], '"a b"' -> 'a b'
-    (quoted as in TOML: '""' is the empty string), else the string as it is."""
+    (quoted as in TOML: '""' is the empty string; backslashes kept where they escape nothing),
+    else the string as it is."""
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -241,12 +242,13 @@ def _parse_scalar(text):
             return kind(text)
         except ValueError:
             pass
-    if text.startswith("[") or (len(text) >= 2 and text[0] == text[-1] == '"'):
+    quoted = len(text) >= 2 and text[0] == text[-1] == '"'
+    if text.startswith("[") or quoted:
         try:
             return json.loads(text)
         except json.JSONDecodeError:
             pass
-    return text
+    return text[1:-1] if quoted else text  # a quoted value json cannot read (C:\dir): literal
 
 
 def apply_overrides(values, overrides):

@@ -324,3 +324,10 @@ def test_task_text_screen_reads_the_last_probe_and_reports_each_setting(tmp_path
     assert "| random initialisation, no pretraining | 59.8 | 59.5 | 65.0 ± 1.4 |  |" in md
     assert "| ELECTRA, the default recipe | 59.0 | 56.8 | 59.0 ± 1.4 | 0.910 / 0.520 / 0.850 |" in md
     assert os.path.exists(tmp_path / "s.png")
+
+
+def test_small_training_sets_get_enough_fine_tuning_epochs():
+    assert electra_vs_mlm.finetune_epochs(1000, 2, 200) == 7  # ceil(200 * 32 / 1000)
+    assert electra_vs_mlm.finetune_epochs(50_000, 2, 200) == 2
+    assert electra_vs_mlm.finetune_epochs(None, 2, 200) == 2  # every example
+    assert electra_vs_mlm.finetune_epochs(1000, 2, 0) == 2

@@ -81,6 +81,7 @@ def test_yaml_recipes_and_overrides(tmp_path):
     quoted = recipes.load_recipe(None, ['data.vocab="my vocab.txt"', 'data.corpus=["a b.txt", "c.txt"]'])
     assert (quoted.data.vocab, quoted.data.corpus) == ("my vocab.txt", ["a b.txt", "c.txt"])
     assert recipes.load_recipe(None, ['data.vocab=""']).data.vocab == ""
+    assert recipes.load_recipe(None, ['data.vocab="C:\\data\\v.txt"']).data.vocab == "C:\\data\\v.txt"
 
 
 def test_unknown_recipe_names_list_the_shipped_ones():
