@@ -11,8 +11,11 @@ mixed bfloat16, 8,000 pieces) under several settings, then
   hidden states;
 - fine-tuned on [CLS] with the same 1,000 examples, as `electra_vs_mlm.py` fine-tunes, over seeds.
 
+The settings: ELECTRA as the default recipe has it, MLM, gdes, a full-width generator, a
+three times higher rate, and replacements drawn by frequency instead of the generator's
+samples (the paper's unigram generator: nothing to give a replacement away but its context).
 Beside them: the random encoder, the random encoder with the count vectors as its token table,
-and ELECTRA pretraining started from that table.
+and ELECTRA pretraining started from that table, or held at it.
 
     KERAS_BACKEND=tensorflow python benchmarks/task_text_screen.py [--steps 1500] [--seeds 3]
 
@@ -21,6 +24,7 @@ Writes benchmarks/results/<--name>.{md,json,png}; pretraining runs are kept (and
 """
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -36,16 +40,20 @@ import count_vectors  # noqa: E402
 import electra_vs_mlm  # noqa: E402
 
 TASK = "rotten_tomatoes"
-# name: (what it is, recipe overrides, token table from count vectors: False, "start" or "fixed")
+# name: (what it is, recipe overrides or None for no pretraining, token table from count vectors
+# (False, "start" or "fixed"), replacements: "generator" or "frequency")
 SETTINGS = {
-    "random": ("random initialisation, no pretraining", None, False),
-    "counted": ("random, count-vector token table, no pretraining", None, "start"),
-    "electra": ("ELECTRA, the default recipe", [], False),
-    "mlm": ("MLM (the same steps)", ["model.objective=mlm"], False),
-    "gdes": ("ELECTRA, weight_sharing=gdes", ["model.weight_sharing=gdes"], False),
-    "generator_full": ("ELECTRA, generator as wide as the discriminator", ["model.generator_hidden_fraction=1.0"], False),
-    "electra_from_counts": ("ELECTRA, token table started from count vectors", [], "start"),
-    "electra_on_counts": ("ELECTRA, token table held at count vectors", [], "fixed"),
+    "random": ("random initialisation, no pretraining", None, False, None),
+    "counted": ("random, count-vector token table, no pretraining", None, "start", None),
+    "electra": ("ELECTRA, the default recipe", [], False, "generator"),
+    "mlm": ("MLM (the same steps)", ["model.objective=mlm"], False, None),
+    "gdes": ("ELECTRA, weight_sharing=gdes", ["model.weight_sharing=gdes"], False, "generator"),
+    "generator_full": ("ELECTRA, generator as wide as the discriminator", ["model.generator_hidden_fraction=1.0"],
+                       False, "generator"),
+    "lr3e-3": ("ELECTRA, rate 3e-3", ["train.learning_rate=3e-3"], False, "generator"),
+    "by_frequency": ("ELECTRA, replacements drawn by frequency", [], False, "frequency"),
+    "electra_from_counts": ("ELECTRA, token table started from count vectors", [], "start", "generator"),
+    "electra_on_counts": ("ELECTRA, token table held at count vectors", [], "fixed", "generator"),
 }
 
 
@@ -69,12 +77,13 @@ def parse_args(argv=None):
 # ---- the encoders ------------------------------------------------------------------------------
 
 
-def pretrain_setting(args, text, name, overrides, table=None, fixed=False, vocab=""):
+def pretrain_setting(args, text, name, overrides, table=None, fixed=False, vocab="", counts=None):
     """Pretrain (or reuse) one setting; returns the run directory. `table`: count vectors to
     start the token table from (`count_vectors.counted_table`), or None; `fixed`: put it back
     after every step, so pretraining trains everything but the token table; `vocab`: a
     vocabulary file to use instead of learning one (the reference run's, so every setting and
-    the count vectors share the piece ids)."""
+    the count vectors share the piece ids); `counts`: piece counts to draw the discriminator's
+    replacements from instead of the generator's samples (`replacements_by_frequency`)."""
     import keras
 
     from electra_keras.recipes import load_recipe
@@ -100,8 +109,44 @@ def pretrain_setting(args, text, name, overrides, table=None, fixed=False, vocab
                     cb.embeddings.assign(cb.table)
 
         callbacks.append(FromCounts())
-    pretrain(recipe, output_dir=args.work, run_name=name, callbacks=callbacks, verbose=2, demo=False)
+    with replacements_by_frequency(counts):
+        pretrain(recipe, output_dir=args.work, run_name=name, callbacks=callbacks, verbose=2, demo=False)
     return run
+
+
+@contextlib.contextmanager
+def replacements_by_frequency(counts):
+    """With `counts` (one per piece id; 0 for pieces never to draw), the pretrainer's sampler
+    ignores the generator's logits and draws every replacement by frequency: the paper's unigram
+    generator (its Figure 3), a replacement as common as the words it replaces, which rarity
+    cannot give away. The generator still trains as an MLM on the shared embeddings. None:
+    the generator's samples, unchanged."""
+    from keras import ops
+
+    from electra_keras import objectives
+
+    if counts is None:
+        yield
+        return
+    log_counts = np.where(counts > 0, np.log(np.maximum(counts, 1)), -1e9).astype("float32")
+    sample = objectives.blockwise_gumbel_sample
+
+    def by_frequency(logits, temperature=1.0, seed=None, block_size=128):
+        return sample(ops.broadcast_to(ops.convert_to_tensor(log_counts), ops.shape(logits)), 1.0, seed, block_size)
+
+    objectives.blockwise_gumbel_sample = by_frequency
+    try:
+        yield
+    finally:
+        objectives.blockwise_gumbel_sample = sample
+
+
+def piece_counts(rows, vocab):
+    """How often each piece of `vocab` (a list of pieces) occurs in `rows` (lists of ids), with
+    the bracketed special pieces ([PAD], [CLS], [unused0], ...) set to 0."""
+    counts = np.bincount(np.concatenate(rows), minlength=len(vocab)).astype("float64")
+    counts[[i for i, piece in enumerate(vocab) if piece.startswith("[") and piece.endswith("]")]] = 0
+    return counts
 
 
 def mlm_encoder(run):
@@ -175,14 +220,15 @@ def main():
         if name in done:
             continue
         start = time.perf_counter()
-        what, overrides, from_counts = SETTINGS[name]
+        what, overrides, from_counts, replacements = SETTINGS[name]
         if overrides is None:
             run, path = None, electra_vs_mlm.random_backbone(reference, os.path.join(args.work, "random"))
             if from_counts:
                 path = count_vectors.counted_encoder(path, table, os.path.join(args.work, name))
         else:
             run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed",
-                                   vocab=os.path.join(reference, "vocab.txt"))
+                                   vocab=os.path.join(reference, "vocab.txt"),
+                                   counts=piece_counts(rows, tokenizer.tokens) if replacements == "frequency" else None)
             path = mlm_encoder(run) if "model.objective=mlm" in overrides else run
         result = {"setting": name, "what": what, **frozen(path, examples["train"][:args.size], examples["dev"], spec),
                   "fine_tuned": electra_vs_mlm.finetune_seeds(

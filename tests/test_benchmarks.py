@@ -331,3 +331,21 @@ def test_small_training_sets_get_enough_fine_tuning_epochs():
     assert electra_vs_mlm.finetune_epochs(50_000, 2, 200) == 2
     assert electra_vs_mlm.finetune_epochs(None, 2, 200) == 2  # every example
     assert electra_vs_mlm.finetune_epochs(1000, 2, 0) == 2
+
+
+def test_task_text_screen_draws_replacements_by_frequency_and_puts_the_sampler_back():
+    from electra_keras import objectives
+
+    vocab = ["[PAD]", "[CLS]", "[SEP]", "the", "film", "dull"]
+    counts = task_text_screen.piece_counts([np.array([1, 3, 4, 3, 2]), np.array([1, 3, 5, 2])], vocab)
+    np.testing.assert_array_equal(counts, [0, 0, 0, 3, 1, 1])  # specials never drawn
+    sample = objectives.blockwise_gumbel_sample
+    logits = np.zeros((2, 3, 6), "float32")
+    logits[..., 4] = 50.0  # the generator is sure of "film"
+    with task_text_screen.replacements_by_frequency(np.array([0, 0, 0, 0, 0, 7.0])):
+        drawn = objectives.blockwise_gumbel_sample(logits, 3.0, objectives.as_draws(0), 2)
+    np.testing.assert_array_equal(np.asarray(keras.ops.convert_to_numpy(drawn)), np.full((2, 3), 5))
+    assert objectives.blockwise_gumbel_sample is sample
+    with task_text_screen.replacements_by_frequency(None):
+        drawn = objectives.blockwise_gumbel_sample(logits, 1.0, objectives.as_draws(0), 2)
+    np.testing.assert_array_equal(np.asarray(keras.ops.convert_to_numpy(drawn)), np.full((2, 3), 4))
