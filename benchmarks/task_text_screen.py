@@ -242,14 +242,18 @@ def main():
         print(f"{name:20s} token table {result['token table']:.4f}  last layer {result['last layer']:.4f}  "
               f"fine-tuned {np.mean(result['fine_tuned']):.4f}", flush=True)
     command = " ".join(["python", "benchmarks/task_text_screen.py", *sys.argv[1:]])
-    write_report(args, [done[n] for n in SETTINGS if n in done], command)
+    majority = np.bincount(tasks.label_ids(spec, examples["dev"])).max() / len(examples["dev"])
+    write_report(args, [done[n] for n in SETTINGS if n in done], command, majority)
 
 
-def write_report(args, results, command):
+def write_report(args, results, command, majority=None):
+    """The table (.md), the numbers (.json) and the plot (.png); `majority`: the dev set's
+    majority-class accuracy, drawn as a line and stated under the table."""
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, args.name)
     with open(stem + ".json", "w") as f:
-        json.dump({"command": command, "steps": args.steps, "size": args.size, "results": results}, f, indent=1)
+        json.dump({"command": command, "steps": args.steps, "size": args.size, "majority": majority,
+                   "results": results}, f, indent=1)
     lines = [f"# Pretraining on the task's own text: what the encoder knows ({datetime.date.today()})", "",
              f"`KERAS_BACKEND=tensorflow {command}`", "",
              f"Rotten Tomatoes' training sentences alone, {args.steps} steps; {args.size} labelled examples; "
@@ -264,6 +268,8 @@ def write_report(args, results, command):
         probe = " / ".join(f"{a:.3f}" for a in r["probe"]) if r["probe"] else ""
         lines.append(f"| {r['what']} | {100 * r['token table']:.1f} | {100 * r['last layer']:.1f} | "
                      f"{runs.mean():.1f}{spread} | {probe} |")
+    if majority is not None:
+        lines += ["", f"Always answering the majority class scores {100 * majority:.1f}."]
     with open(stem + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -279,11 +285,13 @@ def write_report(args, results, command):
             color="tab:blue", label="fine-tuned on [CLS]")
     ax.plot([100 * r["token table"] for r in results], rows, "o", color="tab:green", label="token table, frozen")
     ax.plot([100 * r["last layer"] for r in results], rows, "s", color="tab:orange", label="last layer, frozen")
+    if majority is not None:
+        ax.axvline(100 * majority, color="grey", linestyle="--", label="majority class")
     ax.set_yticks(rows, [r["what"] for r in results])
     ax.invert_yaxis()
     ax.set_xlim(50, max(max(r.max() for r in runs), 100 * max(r["token table"] for r in results)) + 3)
     ax.set_xlabel(f"Rotten Tomatoes dev accuracy (%), {args.size} labelled examples")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.14), ncol=3, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.1), ncol=2, fontsize=8)
     fig.tight_layout()
     fig.savefig(stem + ".png", dpi=110)
     print(f"wrote {stem}.md, .json, .png")

@@ -319,8 +319,9 @@ def test_task_text_screen_reads_the_last_probe_and_reports_each_setting(tmp_path
                 "last layer": 0.5945, "fine_tuned": [0.66, 0.64], "probe": None},
                {"setting": "electra", "what": "ELECTRA, the default recipe", "token table": 0.59,
                 "last layer": 0.568, "fine_tuned": [0.58, 0.6], "probe": [0.91, 0.52, 0.85]}]
-    task_text_screen.write_report(args, results, "cmd")
+    task_text_screen.write_report(args, results, "cmd", majority=0.5859)
     md = open(tmp_path / "s.md").read()
+    assert "majority class scores 58.6." in md
     assert "| random initialisation, no pretraining | 59.8 | 59.5 | 65.0 ± 1.4 |  |" in md
     assert "| ELECTRA, the default recipe | 59.0 | 56.8 | 59.0 ± 1.4 | 0.910 / 0.520 / 0.850 |" in md
     assert os.path.exists(tmp_path / "s.png")
