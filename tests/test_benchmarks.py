@@ -350,3 +350,26 @@ def test_task_text_screen_draws_replacements_by_frequency_and_puts_the_sampler_b
     with task_text_screen.replacements_by_frequency(None):
         drawn = objectives.blockwise_gumbel_sample(logits, 1.0, objectives.as_draws(0), 2)
     np.testing.assert_array_equal(np.asarray(keras.ops.convert_to_numpy(drawn)), np.full((2, 3), 4))
+
+
+def test_the_pretrainer_takes_its_replacements_from_the_screens_counts():
+    """Guards the screen's by-frequency setting against a pretrainer that stops calling the
+    sampler through `objectives`: then the setting would silently train on generator samples."""
+    from electra_keras.config import ElectraConfig
+    from electra_keras.models.electra_pretrainer import ElectraPretrainer
+
+    config = ElectraConfig.from_preset("tiny", vocabulary_size=300)
+    model = ElectraPretrainer(config, seed=0)
+    ids = np.random.default_rng(0).integers(200, 300, size=(2, 32))
+    batch = {"token_ids": ids, "segment_ids": np.zeros_like(ids), "padding_mask": np.ones_like(ids)}
+    counts = np.zeros(300)
+    counts[150] = 1.0  # the only piece to draw
+    with task_text_screen.replacements_by_frequency(counts):
+        out = {k: keras.ops.convert_to_numpy(v) for k, v in model(batch).items()}
+    chosen = out["mask_weights"] > 0
+    assert chosen.sum() > 0
+    np.testing.assert_array_equal(out["sampled_ids"][chosen], 150)
+    rows = np.repeat(np.arange(2)[:, None], out["mask_positions"].shape[1], 1)[chosen]
+    cols = out["mask_positions"][chosen]
+    np.testing.assert_array_equal(out["corrupted_ids"][rows, cols], 150)
+    assert out["replaced_labels"][rows, cols].all()  # every original lies in 200-299
