@@ -672,8 +672,8 @@ def main(argv=None):
     check_sizes_agree(config)
 
     # Probe: fixed corruptions of held-out text, scored identically for both.
-    ordinary = [i for i, t in enumerate(tokenizer.tokens) if not (t.startswith("[") and t.endswith("]"))]
-    probe_set = make_probe_set(probe_batch(probe_files), config, replacement_ids=ordinary, seed=args.seed)
+    probe_set = make_probe_set(probe_batch(probe_files), config, replacement_ids=tokenizer.ordinary_ids,
+                               seed=args.seed)
     probes = {"ours": ours_probe(DiscriminatorProbe(probe_set)),
               "reference": lambda model: reference_probe(model, probe_set)}
 

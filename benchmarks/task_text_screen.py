@@ -117,8 +117,8 @@ def pretrain_setting(args, text, name, overrides, table=None, fixed=False, vocab
 @contextlib.contextmanager
 def replacements_by_frequency(counts):
     """With `counts` (one per piece id; 0 for pieces never to draw), the pretrainer's sampler
-    ignores the generator's logits and draws every replacement by frequency: the paper's unigram
-    generator (its Figure 3), a replacement as common as the words it replaces, which rarity
+    ignores the generator's logits and draws every replacement by frequency: the unigram
+    generator the paper tries beside its small ones, a replacement as common as the words it replaces, which rarity
     cannot give away. The generator still trains as an MLM on the shared embeddings. None:
     the generator's samples, unchanged."""
     from keras import ops
@@ -141,11 +141,12 @@ def replacements_by_frequency(counts):
         objectives.blockwise_gumbel_sample = sample
 
 
-def piece_counts(rows, vocab):
-    """How often each piece of `vocab` (a list of pieces) occurs in `rows` (lists of ids), with
-    the bracketed special pieces ([PAD], [CLS], [unused0], ...) set to 0."""
-    counts = np.bincount(np.concatenate(rows), minlength=len(vocab)).astype("float64")
-    counts[[i for i, piece in enumerate(vocab) if piece.startswith("[") and piece.endswith("]")]] = 0
+def piece_counts(rows, tokenizer):
+    """How often each of `tokenizer`'s ordinary pieces occurs in `rows` (lists of ids); the
+    special pieces ([PAD], [CLS], [unused0], ...) count 0, so they are never drawn."""
+    counts = np.zeros(len(tokenizer))
+    ordinary = tokenizer.ordinary_ids
+    counts[ordinary] = np.bincount(np.concatenate(rows), minlength=len(tokenizer))[ordinary]
     return counts
 
 
@@ -228,7 +229,7 @@ def main():
         else:
             run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed",
                                    vocab=os.path.join(reference, "vocab.txt"),
-                                   counts=piece_counts(rows, tokenizer.tokens) if replacements == "frequency" else None)
+                                   counts=piece_counts(rows, tokenizer) if replacements == "frequency" else None)
             path = mlm_encoder(run) if "model.objective=mlm" in overrides else run
         result = {"setting": name, "what": what, **frozen(path, examples["train"][:args.size], examples["dev"], spec),
                   "fine_tuned": electra_vs_mlm.finetune_seeds(

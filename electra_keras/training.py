@@ -125,9 +125,8 @@ def make_probe(files, config, tokenizer, examples, seq_len, seed=0, counts=None)
 
     per_shard = held_out_per_shard(len(files), examples) or examples
     batch = {k: v[:examples] for k, v in first_examples(files, per_shard, seq_len).items()}
-    # Random replacements are ordinary word pieces: never [PAD], [UNK], [CLS], [unused0] ...
-    ordinary = [i for i, t in enumerate(tokenizer.tokens) if not (t.startswith("[") and t.endswith("]"))]
-    return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=ordinary, seed=seed, token_counts=counts))
+    return DiscriminatorProbe(make_probe_set(batch, config, replacement_ids=tokenizer.ordinary_ids, seed=seed,
+                                             token_counts=counts))
 
 
 FREQUENCY_EXAMPLES = 4096

@@ -337,9 +337,11 @@ def test_small_training_sets_get_enough_fine_tuning_epochs():
 def test_task_text_screen_draws_replacements_by_frequency_and_puts_the_sampler_back():
     from electra_keras import objectives
 
-    vocab = ["[PAD]", "[CLS]", "[SEP]", "the", "film", "dull"]
-    counts = task_text_screen.piece_counts([np.array([1, 3, 4, 3, 2]), np.array([1, 3, 5, 2])], vocab)
-    np.testing.assert_array_equal(counts, [0, 0, 0, 3, 1, 1])  # specials never drawn
+    from electra_keras.data.tokenizer import WordPieceTokenizer
+
+    tokenizer = WordPieceTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "film", "dull"])
+    counts = task_text_screen.piece_counts([np.array([2, 5, 6, 5, 3]), np.array([2, 5, 7, 3, 1])], tokenizer)
+    np.testing.assert_array_equal(counts, [0, 0, 0, 0, 0, 3, 1, 1])  # specials ([UNK] too) never drawn
     sample = objectives.blockwise_gumbel_sample
     logits = np.zeros((2, 3, 6), "float32")
     logits[..., 4] = 50.0  # the generator is sure of "film"

@@ -117,6 +117,12 @@ class WordPieceTokenizer:
         names = ("pad", "unk", "cls", "sep", "mask")
         return {f"{name}_token_id": self.vocab[f"[{name.upper()}]"] for name in names}
 
+    @property
+    def ordinary_ids(self):
+        """Ids of the ordinary word pieces: every one but the bracketed [PAD], [UNK], [CLS],
+        [SEP], [MASK] and [unusedN] (what random replacements and token counts draw from)."""
+        return [i for i, t in enumerate(self.tokens) if not (t.startswith("[") and t.endswith("]"))]
+
     def tokenize(self, text):
         """Word pieces of `text`, without [CLS]/[SEP]."""
         return self._tokenizer.encode(_lower(text, self.lower_case), add_special_tokens=False).tokens
