@@ -15,7 +15,9 @@ The settings: ELECTRA as the default recipe has it, MLM, gdes, a full-width gene
 three times higher rate, and replacements drawn by frequency instead of the generator's
 samples (the paper's unigram generator: nothing to give a replacement away but its context).
 Beside them: the random encoder, the random encoder with the count vectors as its token table,
-and ELECTRA pretraining started from that table, or held at it.
+and ELECTRA pretraining started from that table, or held at it. Then the same questions with
+pretraining examples shaped as the fine-tuning ones: one sentence each, 64 tokens long, instead
+of the default packing of about five sentences into 128.
 
     KERAS_BACKEND=tensorflow python benchmarks/task_text_screen.py [--steps 1500] [--seeds 3]
 
@@ -24,6 +26,7 @@ Writes benchmarks/results/<--name>.{md,json,png}; pretraining runs are kept (and
 """
 
 import argparse
+import collections
 import contextlib
 import datetime
 import json
@@ -40,20 +43,48 @@ import count_vectors  # noqa: E402
 import electra_vs_mlm  # noqa: E402
 
 TASK = "rotten_tomatoes"
-# name: (what it is, recipe overrides or None for no pretraining, token table from count vectors
-# (False, "start" or "fixed"), replacements: "generator" or "frequency")
+# Pretraining examples as the fine-tuning examples are: each sentence its own document, so an
+# example holds one sentence, at the fine-tuning length (64); batch 64 x 64 keeps the token slots
+# (and so nearly the compute) of the default 32 x 128, whose examples pack about five sentences.
+ONE_SENTENCE = ["data.seq_len=64", "train.batch_size=64"]
+
+
+class Setting(collections.namedtuple("Setting", "what overrides table replacements sentences",
+                                     defaults=(False, None, False))):
+    """One row of the screen. `overrides`: recipe overrides, None for no pretraining; `table`:
+    the token table from count vectors (False, "start" or "fixed"); `replacements`: "generator"
+    or "frequency"; `sentences`: pretrain on one sentence per example (ONE_SENTENCE)."""
+
+
 SETTINGS = {
-    "random": ("random initialisation, no pretraining", None, False, None),
-    "counted": ("random, count-vector token table, no pretraining", None, "start", None),
-    "electra": ("ELECTRA, the default recipe", [], False, "generator"),
-    "mlm": ("MLM (the same steps)", ["model.objective=mlm"], False, None),
-    "gdes": ("ELECTRA, weight_sharing=gdes", ["model.weight_sharing=gdes"], False, "generator"),
-    "generator_full": ("ELECTRA, generator as wide as the discriminator", ["model.generator_hidden_fraction=1.0"],
-                       False, "generator"),
-    "lr3e-3": ("ELECTRA, rate 3e-3", ["train.learning_rate=3e-3"], False, "generator"),
-    "by_frequency": ("ELECTRA, replacements drawn by frequency", [], False, "frequency"),
-    "electra_from_counts": ("ELECTRA, token table started from count vectors", [], "start", "generator"),
-    "electra_on_counts": ("ELECTRA, token table held at count vectors", [], "fixed", "generator"),
+    "random": Setting("random initialisation, no pretraining", None),
+    "counted": Setting("random, count-vector token table, no pretraining", None, "start"),
+    "electra": Setting("ELECTRA, the default recipe", [], replacements="generator"),
+    "mlm": Setting("MLM (the same steps)", ["model.objective=mlm"]),
+    "gdes": Setting("ELECTRA, weight_sharing=gdes", ["model.weight_sharing=gdes"], replacements="generator"),
+    "generator_full": Setting("ELECTRA, generator as wide as the discriminator",
+                              ["model.generator_hidden_fraction=1.0"], replacements="generator"),
+    "lr3e-3": Setting("ELECTRA, rate 3e-3", ["train.learning_rate=3e-3"], replacements="generator"),
+    "by_frequency": Setting("ELECTRA, replacements drawn by frequency", [], replacements="frequency"),
+    "electra_from_counts": Setting("ELECTRA, token table started from count vectors", [], "start", "generator"),
+    "electra_on_counts": Setting("ELECTRA, token table held at count vectors", [], "fixed", "generator"),
+    "one_sentence": Setting("ELECTRA, one sentence per example", ONE_SENTENCE, replacements="generator",
+                            sentences=True),
+    "one_sentence_temp1": Setting("ELECTRA, one sentence per example, samples at temperature 1",
+                                  ["model.temperature=1.0", *ONE_SENTENCE], replacements="generator", sentences=True),
+    "mlm_one_sentence": Setting("MLM, one sentence per example", ["model.objective=mlm", *ONE_SENTENCE],
+                                sentences=True),
+    "one_sentence_from_counts": Setting("ELECTRA, one sentence per example, token table started from count vectors",
+                                        ONE_SENTENCE, "start", "generator", sentences=True),
+    "one_sentence_on_counts": Setting("ELECTRA, one sentence per example, token table held at count vectors",
+                                      ONE_SENTENCE, "fixed", "generator", sentences=True),
+    "one_sentence_on_counts_seed1": Setting("the same, pretraining seed 1", ["train.seed=1", *ONE_SENTENCE], "fixed",
+                                            "generator", sentences=True),
+    "one_sentence_on_counts_3000": Setting("the same, twice the steps (3,000)",
+                                           ["train.steps=3000", "train.warmup_steps=300", "train.checkpoint_every=3000",
+                                            *ONE_SENTENCE], "fixed", "generator", sentences=True),
+    "mlm_one_sentence_on_counts": Setting("MLM, one sentence per example, token table held at count vectors",
+                                          ["model.objective=mlm", *ONE_SENTENCE], "fixed", sentences=True),
 }
 
 
@@ -150,6 +181,17 @@ def piece_counts(rows, tokenizer):
     return counts
 
 
+def one_per_document(text):
+    """Beside `text` (one sentence per line), the same sentences with a blank line after each,
+    so packing makes each its own example."""
+    path = text[:-len(".txt")] + "_one_per_document.txt"
+    if not os.path.exists(path):
+        with open(text, encoding="utf-8") as f, open(path + ".tmp", "w", encoding="utf-8") as out:
+            out.writelines(line + "\n" for line in f if line.strip())
+        os.replace(path + ".tmp", path)
+    return path
+
+
 def mlm_encoder(run):
     """An MLM run keeps its encoder inside the generator: a model directory of the encoder alone."""
     from electra_keras.convert import native
@@ -221,13 +263,13 @@ def main():
         if name in done:
             continue
         start = time.perf_counter()
-        what, overrides, from_counts, replacements = SETTINGS[name]
+        what, overrides, from_counts, replacements, sentences = SETTINGS[name]
         if overrides is None:
             run, path = None, electra_vs_mlm.random_backbone(reference, os.path.join(args.work, "random"))
             if from_counts:
                 path = count_vectors.counted_encoder(path, table, os.path.join(args.work, name))
         else:
-            run = pretrain_setting(args, text, name, overrides, table if from_counts else None, from_counts == "fixed",
+            run = pretrain_setting(args, one_per_document(text) if sentences else text, name, overrides, table if from_counts else None, from_counts == "fixed",
                                    vocab=os.path.join(reference, "vocab.txt"),
                                    counts=piece_counts(rows, tokenizer) if replacements == "frequency" else None)
             path = mlm_encoder(run) if "model.objective=mlm" in overrides else run

@@ -327,6 +327,24 @@ def test_task_text_screen_reads_the_last_probe_and_reports_each_setting(tmp_path
     assert os.path.exists(tmp_path / "s.png")
 
 
+def test_task_text_screen_makes_each_sentence_its_own_pretraining_example(tmp_path):
+    from electra_keras.data import packing, text
+
+    lines = ["a gorgeous , witty film .", "dull , dull . very dull and slow .", "it works ."]
+    source = tmp_path / "task.txt"
+    source.write_text("\n".join(lines) + "\n\n", encoding="utf-8")  # a trailing blank line is dropped
+    path = task_text_screen.one_per_document(str(source))
+    assert open(path, encoding="utf-8").read() == "".join(line + "\n\n" for line in lines)
+    assert task_text_screen.one_per_document(str(source)) == path  # made once
+
+    words = {}
+    encode = lambda texts: [[words.setdefault(w, 10 + len(words)) for w in t.split()] for t in texts]  # noqa: E731
+    examples, _ = packing.pack_lines(text.iter_lines(path), encode, 64, cls_id=2, sep_id=3, seed=0)
+    assert [len(ids) - 2 for ids, _ in examples] == [6, 9, 3]  # one sentence each, between [CLS] and [SEP]
+    packed, _ = packing.pack_lines(text.iter_lines(str(source)), encode, 64, cls_id=2, sep_id=3, seed=0)
+    assert len(packed) == 1  # without the blank lines the three pack into one example
+
+
 def test_small_training_sets_get_enough_fine_tuning_epochs():
     assert electra_vs_mlm.finetune_epochs(1000, 2, 200) == 7  # ceil(200 * 32 / 1000)
     assert electra_vs_mlm.finetune_epochs(50_000, 2, 200) == 2
