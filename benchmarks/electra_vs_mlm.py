@@ -228,8 +228,10 @@ def finetune_epochs(size, epochs, min_steps):
     return max(epochs, math.ceil(min_steps * 32 / size)) if size and min_steps else epochs
 
 
-def finetune_seeds(path, spec, data_dir, task, size, seeds, learning_rate, epochs, output_dir, run_name):
-    """Dev accuracies of the model at `path` fine-tuned on [CLS] with `size` examples, one per seed."""
+def finetune_seeds(path, spec, data_dir, task, size, seeds, learning_rate, epochs, output_dir, run_name,
+                   pooling="cls"):
+    """Dev accuracies of the model at `path` fine-tuned with `size` examples, one per seed, its
+    classifier on [CLS] or (`pooling="mean"`) on the mean of the tokens."""
     from electra_keras.finetuning import finetune
 
     accuracies = []
@@ -237,7 +239,7 @@ def finetune_seeds(path, spec, data_dir, task, size, seeds, learning_rate, epoch
         _, metrics = finetune(path, spec, data_dir, output_dir=output_dir, run_name=f"{run_name}-{seed}",
                               overwrite=True, verbose=0, eval_every_epoch=False, epochs=epochs,
                               learning_rate=learning_rate, max_seq_len=ALL_TASKS[task][0], seed=seed,
-                              max_train_examples=size)
+                              max_train_examples=size, pooling=pooling)
         accuracies.append(metrics["accuracy"])
         print(f"{run_name} seed {seed}: dev accuracy {metrics['accuracy']:.4f}", flush=True)
     return accuracies

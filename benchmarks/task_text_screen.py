@@ -9,7 +9,8 @@ mixed bfloat16, 8,000 pieces) under several settings, then
 - frozen: logistic regressions on 1,000 labelled examples (L2 by 5-fold cross-validation) on
   the mean of the encoder's token-table rows over a sentence, and on the mean of its last
   hidden states;
-- fine-tuned on [CLS] with the same 1,000 examples, as `electra_vs_mlm.py` fine-tunes, over seeds.
+- fine-tuned with the same 1,000 examples, as `electra_vs_mlm.py` fine-tunes, over seeds: the
+  classifier on [CLS], or with `--pooling mean` on the mean of the tokens.
 
 The settings: ELECTRA as the default recipe has it, MLM, gdes, a full-width generator, a
 three times higher rate, and replacements drawn by frequency instead of the generator's
@@ -43,17 +44,17 @@ import count_vectors  # noqa: E402
 import electra_vs_mlm  # noqa: E402
 
 TASK = "rotten_tomatoes"
-# Pretraining examples as the fine-tuning examples are: each sentence its own document, so an
-# example holds one sentence, at the fine-tuning length (64); batch 64 x 64 keeps the token slots
-# (and so nearly the compute) of the default 32 x 128, whose examples pack about five sentences.
-ONE_SENTENCE = ["data.seq_len=64", "train.batch_size=64"]
+# Pretraining examples as long as the fine-tuning ones (64 tokens); batch 64 x 64 keeps the token
+# slots (and so nearly the compute) of the default 32 x 128, whose examples pack about five
+# sentences. With `sentences`, each sentence is its own document, so an example holds one.
+SEQ_64 = ["data.seq_len=64", "train.batch_size=64"]
 
 
 class Setting(collections.namedtuple("Setting", "what overrides table replacements sentences",
                                      defaults=(False, None, False))):
     """One row of the screen. `overrides`: recipe overrides, None for no pretraining; `table`:
     the token table from count vectors (False, "start" or "fixed"); `replacements`: "generator"
-    or "frequency"; `sentences`: pretrain on one sentence per example (ONE_SENTENCE)."""
+    or "frequency"; `sentences`: pretrain on one sentence per example (with SEQ_64)."""
 
 
 SETTINGS = {
@@ -68,23 +69,26 @@ SETTINGS = {
     "by_frequency": Setting("ELECTRA, replacements drawn by frequency", [], replacements="frequency"),
     "electra_from_counts": Setting("ELECTRA, token table started from count vectors", [], "start", "generator"),
     "electra_on_counts": Setting("ELECTRA, token table held at count vectors", [], "fixed", "generator"),
-    "one_sentence": Setting("ELECTRA, one sentence per example", ONE_SENTENCE, replacements="generator",
+    "one_sentence": Setting("ELECTRA, one sentence per example", SEQ_64, replacements="generator",
                             sentences=True),
+    "packed_64": Setting("ELECTRA, packed into 64 tokens (about two sentences)", SEQ_64, replacements="generator"),
     "one_sentence_temp1": Setting("ELECTRA, one sentence per example, samples at temperature 1",
-                                  ["model.temperature=1.0", *ONE_SENTENCE], replacements="generator", sentences=True),
-    "mlm_one_sentence": Setting("MLM, one sentence per example", ["model.objective=mlm", *ONE_SENTENCE],
+                                  ["model.temperature=1.0", *SEQ_64], replacements="generator", sentences=True),
+    "mlm_one_sentence": Setting("MLM, one sentence per example", ["model.objective=mlm", *SEQ_64],
                                 sentences=True),
     "one_sentence_from_counts": Setting("ELECTRA, one sentence per example, token table started from count vectors",
-                                        ONE_SENTENCE, "start", "generator", sentences=True),
+                                        SEQ_64, "start", "generator", sentences=True),
     "one_sentence_on_counts": Setting("ELECTRA, one sentence per example, token table held at count vectors",
-                                      ONE_SENTENCE, "fixed", "generator", sentences=True),
-    "one_sentence_on_counts_seed1": Setting("the same, pretraining seed 1", ["train.seed=1", *ONE_SENTENCE], "fixed",
+                                      SEQ_64, "fixed", "generator", sentences=True),
+    "one_sentence_on_counts_seed1": Setting("the same, pretraining seed 1", ["train.seed=1", *SEQ_64], "fixed",
                                             "generator", sentences=True),
     "one_sentence_on_counts_3000": Setting("the same, twice the steps (3,000)",
                                            ["train.steps=3000", "train.warmup_steps=300", "train.checkpoint_every=3000",
-                                            *ONE_SENTENCE], "fixed", "generator", sentences=True),
+                                            *SEQ_64], "fixed", "generator", sentences=True),
+    "packed_64_on_counts": Setting("ELECTRA, packed into 64 tokens, token table held at count vectors", SEQ_64,
+                                   "fixed", "generator"),
     "mlm_one_sentence_on_counts": Setting("MLM, one sentence per example, token table held at count vectors",
-                                          ["model.objective=mlm", *ONE_SENTENCE], "fixed", sentences=True),
+                                          ["model.objective=mlm", *SEQ_64], "fixed", sentences=True),
 }
 
 
@@ -100,6 +104,8 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds")
     parser.add_argument("--learning-rate", type=float, default=3e-4, help="fine-tuning rate")
     parser.add_argument("--min-finetune-steps", type=int, default=200)
+    parser.add_argument("--pooling", choices=("cls", "mean"), default="cls",
+                        help="what the fine-tuned classifier reads: [CLS] or the mean of the tokens")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--name", default="task_text_screen")
     return parser.parse_args(argv)
@@ -254,7 +260,7 @@ def main():
     tokenizer = WordPieceTokenizer.from_directory(reference)
     rows = [np.asarray(r) for r in tokenizer.encode_batch([e.text_a for e in examples["train"]])]
     table = count_vectors.word_vectors(count_vectors.ppmi(count_vectors.cooccurrence(rows, len(tokenizer), 5)), 64)
-    results_path = os.path.join(args.work, f"results-{args.steps}.jsonl")
+    results_path = os.path.join(args.work, f"results-{args.steps}{'' if args.pooling == 'cls' else '-mean'}.jsonl")
     done = {}
     if os.path.exists(results_path):
         with open(results_path) as f:
@@ -277,7 +283,7 @@ def main():
                   "fine_tuned": electra_vs_mlm.finetune_seeds(
                       path, spec, data_dir, TASK, args.size, args.seeds, args.learning_rate,
                       electra_vs_mlm.finetune_epochs(args.size, 2, args.min_finetune_steps),
-                      os.path.join(args.work, "finetuning"), name),
+                      os.path.join(args.work, "finetuning"), name, args.pooling),
                   "probe": probe_aucs(run) if run else None, "seconds": time.perf_counter() - start}
         done[name] = result
         with open(results_path, "a") as f:
@@ -294,16 +300,17 @@ def write_report(args, results, command, majority=None):
     majority-class accuracy, drawn as a line and stated under the table."""
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, args.name)
+    tuned = "fine-tuned on [CLS]" if args.pooling == "cls" else "fine-tuned on the mean of the tokens"
     with open(stem + ".json", "w") as f:
-        json.dump({"command": command, "steps": args.steps, "size": args.size, "majority": majority,
-                   "results": results}, f, indent=1)
+        json.dump({"command": command, "steps": args.steps, "size": args.size, "pooling": args.pooling,
+                   "majority": majority, "results": results}, f, indent=1)
     lines = [f"# Pretraining on the task's own text: what the encoder knows ({datetime.date.today()})", "",
              f"`KERAS_BACKEND=tensorflow {command}`", "",
              f"Rotten Tomatoes' training sentences alone, {args.steps} steps; {args.size} labelled examples; "
              "dev accuracy (%). Frozen: logistic regressions, L2 by 5-fold cross-validation. Fine-tuned: "
              f"mean ± standard deviation over {args.seeds} seeds. Probe: the held-out AUC at the end of "
              "pretraining against random replacements / by frequency / the generator's samples.", "",
-             "| setting | token table, frozen | last layer, frozen | fine-tuned on [CLS] | probe |",
+             f"| setting | token table, frozen | last layer, frozen | {tuned} | probe |",
              "|---|---|---|---|---|"]
     for r in results:
         runs = 100 * np.asarray(r["fine_tuned"])
@@ -321,22 +328,25 @@ def write_report(args, results, command, majority=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(results) + 1.6))
+    fig, ax = plt.subplots(figsize=(11, 0.45 * len(results) + 1.6))
     rows = np.arange(len(results))
     runs = [100 * np.asarray(r["fine_tuned"]) for r in results]
     ax.barh(rows, [r.mean() for r in runs], xerr=[r.std(ddof=1) if len(r) > 1 else 0 for r in runs],
-            color="tab:blue", label="fine-tuned on [CLS]")
+            color="tab:blue", label=tuned)
     ax.plot([100 * r["token table"] for r in results], rows, "o", color="tab:green", label="token table, frozen")
     ax.plot([100 * r["last layer"] for r in results], rows, "s", color="tab:orange", label="last layer, frozen")
     if majority is not None:
         ax.axvline(100 * majority, color="grey", linestyle="--", label="majority class")
+    random = [run.mean() for r, run in zip(results, runs) if r["setting"] == "random"]
+    if random:  # the baseline and the few-label target (docs/quality.md, section 5)
+        ax.axvline(random[0], color="black", linestyle=":", label="random initialisation, fine-tuned")
+        ax.axvline(random[0] + 3, color="tab:red", linestyle=":", label="random initialisation + 3")
     ax.set_yticks(rows, [r["what"] for r in results])
     ax.invert_yaxis()
     ax.set_xlim(50, max(max(r.max() for r in runs), 100 * max(r["token table"] for r in results)) + 3)
     ax.set_xlabel(f"Rotten Tomatoes dev accuracy (%), {args.size} labelled examples")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.4, -0.1), ncol=2, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(stem + ".png", dpi=110)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=3, fontsize=8)
+    fig.savefig(stem + ".png", dpi=100, bbox_inches="tight")
     print(f"wrote {stem}.md, .json, .png")
 
 

@@ -324,7 +324,13 @@ def test_task_text_screen_reads_the_last_probe_and_reports_each_setting(tmp_path
     assert "majority class scores 58.6." in md
     assert "| random initialisation, no pretraining | 59.8 | 59.5 | 65.0 ± 1.4 |  |" in md
     assert "| ELECTRA, the default recipe | 59.0 | 56.8 | 59.0 ± 1.4 | 0.910 / 0.520 / 0.850 |" in md
+    assert "| fine-tuned on [CLS] |" in md
     assert os.path.exists(tmp_path / "s.png")
+    args = task_text_screen.parse_args(["--out", str(tmp_path), "--name", "m", "--pooling", "mean"])
+    task_text_screen.write_report(args, results, "cmd")
+    md = open(tmp_path / "m.md").read()
+    assert "| fine-tuned on the mean of the tokens |" in md and "[CLS]" not in md
+    assert json.load(open(tmp_path / "m.json"))["pooling"] == "mean"
 
 
 def test_task_text_screen_makes_each_sentence_its_own_pretraining_example(tmp_path):
