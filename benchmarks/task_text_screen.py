@@ -17,8 +17,8 @@ three times higher rate, and replacements drawn by frequency instead of the gene
 samples (the paper's unigram generator: nothing to give a replacement away but its context).
 Beside them: the random encoder, the random encoder with the count vectors as its token table,
 and ELECTRA pretraining started from that table, or held at it. Then the same questions with
-pretraining examples shaped as the fine-tuning ones: one sentence each, 64 tokens long, instead
-of the default packing of about five sentences into 128.
+pretraining examples as long as the fine-tuning ones, 64 tokens (packed, or one sentence each),
+instead of the default packing of about five sentences into 128.
 
     KERAS_BACKEND=tensorflow python benchmarks/task_text_screen.py [--steps 1500] [--seeds 3]
 
@@ -190,7 +190,7 @@ def piece_counts(rows, tokenizer):
 def one_per_document(text):
     """Beside `text` (one sentence per line), the same sentences with a blank line after each,
     so packing makes each its own example."""
-    path = text[:-len(".txt")] + "_one_per_document.txt"
+    path = os.path.splitext(text)[0] + "_one_per_document.txt"
     if not os.path.exists(path):
         with open(text, encoding="utf-8") as f, open(path + ".tmp", "w", encoding="utf-8") as out:
             out.writelines(line + "\n" for line in f if line.strip())
@@ -275,7 +275,8 @@ def main():
             if from_counts:
                 path = count_vectors.counted_encoder(path, table, os.path.join(args.work, name))
         else:
-            run = pretrain_setting(args, one_per_document(text) if sentences else text, name, overrides, table if from_counts else None, from_counts == "fixed",
+            run = pretrain_setting(args, one_per_document(text) if sentences else text, name, overrides,
+                                   table if from_counts else None, from_counts == "fixed",
                                    vocab=os.path.join(reference, "vocab.txt"),
                                    counts=piece_counts(rows, tokenizer) if replacements == "frequency" else None)
             path = mlm_encoder(run) if "model.objective=mlm" in overrides else run
