@@ -43,6 +43,9 @@ sys.path.insert(0, HERE)
 
 import electra_vs_mlm  # noqa: E402
 
+from electra_keras.word_vectors import cooccurrence, counted_table, ppmi  # noqa: E402,F401
+from electra_keras.word_vectors import svd_vectors as word_vectors  # noqa: E402
+
 L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 5
 
@@ -85,41 +88,6 @@ def training_rows(run_dir):
         for ids, mask in zip(batch["token_ids"].numpy(), batch["padding_mask"].numpy()):
             rows.append(ids[mask > 0])
     return rows, tokenizer
-
-
-def cooccurrence(rows, vocab_size, window):
-    """Symmetric counts of piece pairs at most `window` apart within a row: sparse (V, V)."""
-    import scipy.sparse as sp
-
-    left = [row[:-k] for row in rows for k in range(1, window + 1) if len(row) > k]
-    right = [row[k:] for row in rows for k in range(1, window + 1) if len(row) > k]
-    i, j = np.concatenate(left), np.concatenate(right)
-    counts = sp.coo_matrix((np.ones(len(i)), (i, j)), shape=(vocab_size, vocab_size)).tocsr()
-    return (counts + counts.T).tocsr()
-
-
-def ppmi(counts, alpha=0.75):
-    """Positive PMI of a (V, V) count matrix, the context distribution raised to `alpha`."""
-    import scipy.sparse as sp
-
-    counts = counts.tocoo()
-    total = counts.sum()
-    words = np.asarray(counts.sum(1)).ravel() / total
-    contexts = np.asarray(counts.sum(0)).ravel() ** alpha
-    contexts = contexts / contexts.sum()
-    pmi = np.log(counts.data / total / (words[counts.row] * contexts[counts.col]))
-    keep = pmi > 0
-    return sp.csr_matrix((pmi[keep], (counts.row[keep], counts.col[keep])), shape=counts.shape)
-
-
-def word_vectors(matrix, dims, seed=0, power_iterations=12):
-    """U sqrt(S) of `matrix`'s rank-`dims` SVD, by randomised range finding (Halko et al. 2011)."""
-    rng = np.random.default_rng(seed)
-    q = np.linalg.qr(matrix @ rng.standard_normal((matrix.shape[1], dims + 10)))[0]
-    for _ in range(power_iterations):
-        q = np.linalg.qr(matrix @ np.linalg.qr(matrix.T @ q)[0])[0]
-    u, s, _ = np.linalg.svd(q.T @ matrix, full_matrices=False)
-    return (q @ u[:, :dims]) * np.sqrt(s[:dims])
 
 
 # ---- the classifiers ---------------------------------------------------------------------------
@@ -196,15 +164,6 @@ def feature_sets(train_ids, dev_ids, vectors, vocab_size):
 
 
 # ---- an encoder that starts from counting ------------------------------------------------------
-
-
-def counted_table(table, vectors):
-    """`table` (V, E) with the rows of pieces the count vectors know (any non-zero entry) replaced
-    by those vectors, scaled so their root mean square is the table's; other rows kept."""
-    known = np.abs(vectors).sum(1) > 0
-    new = np.array(table, dtype="float64")
-    new[known] = vectors[known] * np.sqrt(np.mean(new ** 2) / np.mean(vectors[known] ** 2))
-    return new
 
 
 def counted_encoder(source_dir, vectors, path):

@@ -17,6 +17,7 @@ import re
 import tomllib
 
 from electra_keras.config import ElectraConfig
+from electra_keras.word_vectors import TOKEN_TABLES
 
 DEFAULT_CORPUS = "wiki_leads"
 # [model] of the default recipe, and of a recipe file without a [model] section: the tiny model,
@@ -60,6 +61,10 @@ class TrainRecipe:
     # The discriminator probe (electra_keras.probe): examples held out of training (the first of
     # every shard) and scored every log_every steps; 0 turns it off (and trains on every example).
     probe_examples: int = 128
+    # The token table at the start: "random" (the original's), "counted" (word vectors counted
+    # from the training examples, electra_keras.word_vectors) or "counted_frozen" (counted, and
+    # held there: pretraining trains everything else).
+    token_table: str = "random"
 
 
 SECTIONS = {"data": DataRecipe, "train": TrainRecipe}
@@ -68,7 +73,8 @@ CHOICES = {"encoding_errors": ("strict", "replace"),
            "text_format": ("auto", "lines", "paragraphs"),
            "dtype": ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16"),
            "strategy": STRATEGIES,
-           "jit_compile": ("auto", "true", "false")}
+           "jit_compile": ("auto", "true", "false"),
+           "token_table": TOKEN_TABLES}
 
 
 @dataclasses.dataclass

@@ -33,7 +33,7 @@ import os
 import keras
 import numpy as np
 
-from electra_keras import distribute
+from electra_keras import distribute, word_vectors
 from electra_keras.checkpoints import CHECKPOINT_DIR, LATEST, latest_checkpoint, restore_checkpoint, save_checkpoint  # noqa: F401
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
@@ -198,13 +198,15 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
 
     keras.utils.set_random_seed(train.seed)
     keras.config.set_dtype_policy(train.dtype)
+    checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
     with dist.scope():
-        model = ElectraPretrainer(config, seed=train.seed)
+        model = ElectraPretrainer(config, seed=train.seed, freeze_token_table=train.token_table == "counted_frozen")
+        if train.token_table != "random" and checkpoint is None:  # a resumed run has it in its checkpoint
+            _counted_token_table(model, files, tokenizer, data.seq_len, held_out, say)
         optimizer = electra_adamw(train.learning_rate, warmup_steps=train.warmup_steps,
                                   total_steps=train.steps, weight_decay=train.weight_decay)
         model.compile(optimizer=optimizer, steps_per_execution=train.steps_per_execution,
                       jit_compile={"true": True, "false": False}.get(train.jit_compile, "auto"))
-    checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
     torch_rng = None
     if checkpoint:
         torch_rng = restore_checkpoint(checkpoint, model)
@@ -283,6 +285,17 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
         f"--text-columns text\n"
         f"  electra-keras export --model {run_dir} --format onnx")
     return run_dir
+
+
+def _counted_token_table(model, files, tokenizer, seq_len, held_out, say):
+    """`train.token_table` "counted" or "counted_frozen": start the token tables from word vectors
+    counted from the training examples."""
+    dims = max(int(table.shape[1]) for table in model.token_tables())
+    vectors, tokens = word_vectors.count_vectors(files, tokenizer, dims, seq_len, skip_examples=held_out)
+    word_vectors.set_token_table(model, vectors)
+    say(f"token table: word vectors counted from {tokens:,} training tokens (positive PMI within "
+        f"{word_vectors.WINDOW} pieces, SVD to {dims} dimensions)"
+        + (", held there for the whole run" if model.freeze_token_table else ""), flush=True)
 
 
 def _latest_unfinished_run(output_dir, recipe_name):

@@ -204,39 +204,6 @@ def test_the_parts_report_averages_seeds_per_epoch(tmp_path):
 import count_vectors  # noqa: E402
 
 
-def test_cooccurrence_counts_pairs_within_the_window_both_ways():
-    rows = [np.array([1, 2, 3]), np.array([2, 2])]
-    expected = np.zeros((4, 4))
-    for a, b in ((1, 2), (2, 3), (2, 2)):  # neighbours
-        expected[a, b] += 1
-        expected[b, a] += 1
-    np.testing.assert_array_equal(count_vectors.cooccurrence(rows, 4, window=1).toarray(), expected)
-    expected[1, 3] = expected[3, 1] = 1  # two apart
-    np.testing.assert_array_equal(count_vectors.cooccurrence(rows, 4, window=2).toarray(), expected)
-
-
-def test_ppmi_by_hand():
-    import scipy.sparse as sp
-
-    counts = np.array([[0.0, 4, 1], [4, 2, 0], [1, 0, 6]])
-    total = counts.sum()
-    contexts = counts.sum(0) ** 0.75 / (counts.sum(0) ** 0.75).sum()
-    expected = np.zeros((3, 3))
-    for i, j in zip(*np.nonzero(counts)):
-        expected[i, j] = max(0.0, np.log(counts[i, j] / total / (counts[i].sum() / total * contexts[j])))
-    assert (expected == 0).sum() > 3 and (expected > 0).sum() > 2  # both cases occur
-    np.testing.assert_allclose(count_vectors.ppmi(sp.csr_matrix(counts)).toarray(), expected, rtol=1e-12)
-
-
-def test_word_vectors_factor_a_low_rank_symmetric_matrix():
-    import scipy.sparse as sp
-
-    a = np.random.default_rng(0).standard_normal((60, 3))
-    vectors = count_vectors.word_vectors(sp.csr_matrix(a @ a.T), dims=3)
-    assert vectors.shape == (60, 3)
-    np.testing.assert_allclose(vectors @ vectors.T, a @ a.T, atol=1e-8)
-
-
 def test_bag_of_pieces_marks_presence_once():
     bags = count_vectors.bag_of_pieces([[3, 1, 3], [2]], 4).toarray()
     np.testing.assert_array_equal(bags, [[0, 1, 0, 1], [0, 0, 1, 0]])
@@ -253,15 +220,6 @@ def test_feature_sets_give_each_text_its_own_mean_vectors_beside_the_bag():
     np.testing.assert_allclose(sets["count vectors from a"][1], [[(14 / 3 - 4.5) / 1.5] * 2])
     np.testing.assert_allclose(sets["bag of pieces + count vectors from b"][1].toarray(),
                                [[0, 0, 1, 1, (-7 / 3 + 2.25) / 0.75]])
-
-
-def test_counted_table_replaces_known_rows_at_the_tables_scale():
-    table = np.array([[1.0, -1], [2, 0], [0, 2], [3, 3]])  # mean square 3.5
-    vectors = np.array([[0.0, 0], [1, 0], [0, -1], [0, 0]])  # pieces 1 and 2 counted
-    new = count_vectors.counted_table(table, vectors)
-    scale = np.sqrt(3.5 / 0.5)
-    np.testing.assert_allclose(new, [[1, -1], [scale, 0], [0, -scale], [3, 3]])
-    assert np.mean(new[1:3] ** 2) == pytest.approx(np.mean(table ** 2))
 
 
 def test_sparse_logistic_regression_matches_the_newton_solution():

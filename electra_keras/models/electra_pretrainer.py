@@ -32,6 +32,9 @@ class ElectraPretrainer(keras.Model):
         config: an `ElectraConfig`.
         seed: seed of the masking and sampling `SeedGenerator` (None: from the global seed).
         dtype: dtype policy, e.g. "mixed_bfloat16". Losses are computed in float32.
+        freeze_token_table: keep the token tables (`token_tables()`) out of training, as
+            `train.token_table = "counted_frozen"` does; saved with the pretrainer, not with
+            the discriminator or backbone it gives, which fine-tune their table as usual.
 
     Inputs: dict of `token_ids`, `segment_ids`, `padding_mask`, each (batch, seq) int.
 
@@ -45,12 +48,13 @@ class ElectraPretrainer(keras.Model):
     (2, 16)
     """
 
-    def __init__(self, config, seed=None, dtype=None, **kwargs):
+    def __init__(self, config, seed=None, dtype=None, freeze_token_table=False, **kwargs):
         super().__init__(dtype=dtype, **kwargs)
         if isinstance(config, dict):
             config = ElectraConfig.from_dict(config)
         self.config = config
         self.seed = seed
+        self.freeze_token_table = freeze_token_table
         cfg = config
 
         # === Layers ===
@@ -89,6 +93,8 @@ class ElectraPretrainer(keras.Model):
             self.discriminator = build_discriminator(self.discriminator_backbone, dtype=dtype)
             self.discriminator_head = self.discriminator.get_layer("discriminator_head")
         self.seed_generator = keras.random.SeedGenerator(seed, name="masking_seed")
+        for table in self.token_tables() if freeze_token_table else ():
+            table.trainable = False
 
         # === Metrics (the original's `metric_fn`) ===
         self.mlm_loss_tracker = keras.metrics.Mean(name="mlm_loss")
@@ -101,6 +107,13 @@ class ElectraPretrainer(keras.Model):
             self.disc_recall = keras.metrics.Recall(name="disc_recall")
             self.disc_auc = keras.metrics.AUC(name="disc_auc")
         self.built = True
+
+    def token_tables(self):
+        """The distinct token-embedding variables: one when generator and discriminator share
+        embeddings (or under GDES, where the discriminator's view adds its own delta), two when
+        they do not."""
+        tables = [self.embeddings.token_embedding.embeddings, self.generator_backbone.token_embedding.embeddings]
+        return [t for i, t in enumerate(tables) if all(t is not u for u in tables[:i])]
 
     @property
     def backbone(self):
@@ -229,6 +242,7 @@ class ElectraPretrainer(keras.Model):
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "config": self.config.to_dict(),
             "seed": self.seed,
+            **({"freeze_token_table": True} if self.freeze_token_table else {}),
         }
 
     @classmethod
