@@ -44,7 +44,7 @@ sys.path.insert(0, HERE)
 import electra_vs_mlm  # noqa: E402
 
 from electra_keras.word_vectors import cooccurrence, counted_table, ppmi  # noqa: E402,F401
-from electra_keras.word_vectors import svd_vectors as word_vectors  # noqa: E402
+from electra_keras.word_vectors import randomized_svd_vectors as word_vectors  # noqa: E402
 
 L2_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 FOLDS = 5

@@ -21,11 +21,13 @@ def test_recipes_lists_every_packaged_recipe_with_its_settings(capsys):
     assert cli.main(["recipes"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line.split() for line in lines[1:] if line and not line.startswith("electra-keras")}
-    assert set(rows) == {"tiny", "electra_small", "electra_small_plus", "electra_base", "electra_large", "mlm_small"}
+    assert set(rows) == {"tiny", "tiny_task_text", "electra_small", "electra_small_plus", "electra_base",
+                         "electra_large", "mlm_small"}
     # name, preset, objective, steps, batch, seq len, rate, corpus: the files' own values
     assert rows["electra_small"][:7] == ["electra_small", "small", "electra", "1,000,000", "128", "128", "0.0005"]
     assert rows["mlm_small"][2] == "mlm"
     assert rows["tiny"][3:] == ["1,000", "32", "128", "0.001", "wiki_leads"]
+    assert rows["tiny_task_text"][3:] == ["1,500", "64", "64", "0.001", "yours:", "--corpus", "FILES"]
 
 
 def test_shortcut_flags_and_set_overrides_reach_the_recipe():

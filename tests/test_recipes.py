@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from electra_keras import recipes
+from electra_keras import recipes, training
 
 PAPER = {  # REFERENCE.md section 3: lr, batch, steps; section 1: sequence length
     "electra_small": ("small", "electra", 5e-4, 128, 1_000_000, 128),
@@ -84,8 +84,21 @@ def test_yaml_recipes_and_overrides(tmp_path):
     assert recipes.load_recipe(None, ['data.vocab="C:\\data\\v.txt"']).data.vocab == "C:\\data\\v.txt"
 
 
+def test_the_task_text_recipe_is_the_one_measured_in_docs_quality():
+    """docs/quality.md section 5, "In the library": the benchmark's run of this recipe."""
+    recipe = recipes.load_recipe("tiny_task_text", ["data.corpus=[\"sentences.txt\"]"])
+    assert recipe.model == {"preset": "tiny", "temperature": 3.0, "dropout": 0.0}
+    d, t = recipe.data, recipe.train
+    assert (d.vocab_size, d.seq_len, t.batch_size, t.steps, t.warmup_steps, t.learning_rate) == (
+        8000, 64, 64, 1500, 150, 1e-3)
+    assert (t.dtype, t.token_table) == ("mixed_bfloat16", "counted_frozen")
+    assert d.seq_len * t.batch_size == 128 * 32  # the default's token slots a step
+    with pytest.raises(ValueError, match="data.corpus is empty"):
+        training.prepare_data(recipes.load_recipe("tiny_task_text").data)
+
+
 def test_unknown_recipe_names_list_the_shipped_ones():
-    with pytest.raises(ValueError, match=r"no such recipe file or recipe name \(packaged: electra_base, .*tiny\)"):
+    with pytest.raises(ValueError, match=r"no such recipe file or recipe name \(packaged: electra_base, .*tiny, tiny_task_text\)"):
         recipes.load_recipe("electra_huge")
 
 

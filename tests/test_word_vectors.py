@@ -43,9 +43,19 @@ def test_ppmi_by_hand():
 
 def test_svd_vectors_factor_a_low_rank_symmetric_matrix():
     a = np.random.default_rng(0).standard_normal((60, 3))
-    vectors = word_vectors.svd_vectors(sp.csr_matrix(a @ a.T), dims=3)
-    assert vectors.shape == (60, 3)
-    np.testing.assert_allclose(vectors @ vectors.T, a @ a.T, atol=1e-8)
+    for svd in (word_vectors.svd_vectors, word_vectors.randomized_svd_vectors):
+        vectors = svd(sp.csr_matrix(a @ a.T), dims=3)
+        assert vectors.shape == (60, 3)
+        np.testing.assert_allclose(vectors @ vectors.T, a @ a.T, atol=1e-8)
+
+
+def test_svd_vectors_are_the_leading_singular_vectors_largest_first():
+    m = np.random.default_rng(1).random((40, 40)) ** 4  # a PPMI-like non-negative matrix
+    u, s, _ = np.linalg.svd(m)
+    vectors = word_vectors.svd_vectors(sp.csr_matrix(m), dims=5)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=0), np.sqrt(s[:5]), rtol=1e-8)
+    np.testing.assert_allclose(np.abs(vectors), np.abs(u[:, :5]) * np.sqrt(s[:5]), atol=1e-8)
+    assert (vectors[np.abs(vectors).argmax(0), range(5)] > 0).all()  # signs fixed
 
 
 def test_counted_table_replaces_known_rows_at_the_tables_scale():
