@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project as users get it (pip install git+..., Colab): a wheel installed, not editable, into
 # a fresh virtual environment and run from a directory outside the repository. It runs the main
-# job for 20 steps, a packaged recipe (ELECTRA-Small) for 2 steps, and the pretraining notebook in
-# its TINY mode against that install.
+# job for 20 steps, packaged recipes (ELECTRA-Small for 2 steps, tiny_task_text for 20) and the
+# pretraining notebook in its TINY mode against that install.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -28,6 +28,17 @@ test -f runs/main/discriminator.keras
 electra-keras pretrain --recipe electra_small --corpus wiki_leads --steps 2 --batch-size 4 --seq-len 64 \
   --output-dir runs --run-name small
 test -f runs/small/discriminator.keras
+# The few-label recipe on a task's own sentences: its token table is counted (scipy) and held.
+python - <<'PY'
+words = "a good bad film movie plot actor funny dull long short story great poor".split()
+with open("sentences.txt", "w") as f:
+    for i in range(600):
+        f.write(" ".join(words[(i * k) % len(words)] for k in range(1, 12)) + " .\n")
+PY
+electra-keras pretrain --recipe tiny_task_text --corpus sentences.txt --steps 20 --set data.vocab_size=200 \
+  --output-dir runs --run-name task_text | tee task_text.log
+grep -q "token table: word vectors counted from" task_text.log
+test -f runs/task_text/backbone.keras
 python "$repo/.ci/run_notebook.py" "$repo/recipes/pretrain_electra_small_colab.ipynb" "$work/notebook"
 test -f "$work/notebook/saved_models/tiny-electra/discriminator.keras"
 echo "installed package: all commands ran"
