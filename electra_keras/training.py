@@ -189,6 +189,10 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     ids = {k: v for k, v in tokenizer.special_ids.items() if k != "unk_token_id"}
     config = recipe.model_config(vocabulary_size=len(tokenizer), sequence_length=data.seq_len, **ids)
     dist.per_replica_batch(train.batch_size)  # a clear error before anything is written
+    checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
+    vectors = None  # a resumed run has its token table in its checkpoint
+    if train.token_table != "random" and checkpoint is None:
+        vectors = _counted_vectors(config, files, tokenizer, data.seq_len, held_out, train.token_table, say)
     if dist.is_chief:
         tokenizer.save(run_dir)  # the run directory is made once the data are ready
         with open(os.path.join(run_dir, "recipe.json"), "w") as f:
@@ -198,11 +202,10 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
 
     keras.utils.set_random_seed(train.seed)
     keras.config.set_dtype_policy(train.dtype)
-    checkpoint, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
     with dist.scope():
         model = ElectraPretrainer(config, seed=train.seed, freeze_token_table=train.token_table == "counted_frozen")
-        if train.token_table != "random" and checkpoint is None:  # a resumed run has it in its checkpoint
-            _counted_token_table(model, files, tokenizer, data.seq_len, held_out, say)
+        if vectors is not None:
+            word_vectors.set_token_table(model, vectors)
         optimizer = electra_adamw(train.learning_rate, warmup_steps=train.warmup_steps,
                                   total_steps=train.steps, weight_decay=train.weight_decay)
         model.compile(optimizer=optimizer, steps_per_execution=train.steps_per_execution,
@@ -287,15 +290,15 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     return run_dir
 
 
-def _counted_token_table(model, files, tokenizer, seq_len, held_out, say):
-    """`train.token_table` "counted" or "counted_frozen": start the token tables from word vectors
-    counted from the training examples."""
-    dims = max(int(table.shape[1]) for table in model.token_tables())
+def _counted_vectors(config, files, tokenizer, seq_len, held_out, token_table, say):
+    """`train.token_table` "counted" or "counted_frozen": word vectors counted from the training
+    examples, as wide as the widest token table (the generator's, when it has its own)."""
+    dims = max(config.embedding_dim, config.generator_sizes()["embedding_dim"])
     vectors, tokens = word_vectors.count_vectors(files, tokenizer, dims, seq_len, skip_examples=held_out)
-    word_vectors.set_token_table(model, vectors)
     say(f"token table: word vectors counted from {tokens:,} training tokens (positive PMI within "
         f"{word_vectors.WINDOW} pieces, SVD to {dims} dimensions)"
-        + (", held there for the whole run" if model.freeze_token_table else ""), flush=True)
+        + (", held there for the whole run" if token_table == "counted_frozen" else ""), flush=True)
+    return vectors
 
 
 def _latest_unfinished_run(output_dir, recipe_name):

@@ -76,8 +76,8 @@ def randomized_svd_vectors(matrix, dims, seed=0, power_iterations=12):
 def count_vectors(files, tokenizer, dims, seq_len=None, window=WINDOW, skip_examples=0, chunk=4096):
     """(len(tokenizer), dims) PPMI-SVD vectors counted from every example of the shards `files`
     (`skip_examples` of each shard left out: the probe's), ordinary pieces only ([CLS], [SEP],
-    [PAD] and the like are dropped before counting, so windows run across them). Pieces with no
-    neighbour counted (never seen, or the specials) get zero rows. Returns (vectors, tokens counted)."""
+    [PAD] and the like are dropped before counting, so windows run across them). Pieces without a
+    positive PMI (never seen, the specials) get zero rows. Returns (vectors, tokens counted)."""
     import scipy.sparse as sp
 
     from electra_keras.data.pretraining import pretraining_dataset
@@ -94,10 +94,11 @@ def count_vectors(files, tokenizer, dims, seq_len=None, window=WINDOW, skip_exam
         tokens += int(keep.sum())
         counts = counts + cooccurrence(rows, vocab_size, window)
     if not counts.nnz:
-        raise ValueError(f"token_table: no two word pieces within {window} of each other in {len(files)} "
-                         f"shard(s); nothing to count vectors from")
-    vectors = svd_vectors(ppmi(counts), min(dims, vocab_size - 1))
-    vectors[np.asarray(counts.sum(1)).ravel() == 0] = 0  # not rounding noise: exactly zero, "never seen"
+        raise ValueError(f"train.token_table: no two word pieces within {window} of each other in "
+                         f"{len(files)} shard(s); nothing to count vectors from (use token_table = \"random\")")
+    matrix = ppmi(counts)
+    vectors = svd_vectors(matrix, min(dims, vocab_size - 1))
+    vectors[matrix.getnnz(1) == 0] = 0  # such rows are in the null space: exactly zero, not ARPACK's rounding
     return vectors, tokens
 
 

@@ -197,3 +197,13 @@ def test_an_unknown_token_table_is_an_error_that_names_the_choices():
     with pytest.raises(ValueError, match=r"train.token_table = 'counts': expected one of random, counted, "
                                          r"counted_frozen"):
         recipes.load_recipe(None, ["train.token_table=counts"])
+
+
+def test_text_without_two_neighbouring_pieces_is_an_error_before_the_run_directory_is_written(tmp_path):
+    (tmp_path / "corpus.txt").write_text("\n\n".join(["cat", "dog", "tree"] * 80) + "\n")  # one piece each
+    small_vocab(tmp_path / "vocab")
+    WordPieceTokenizer(str(tmp_path / "vocab" / "vocab.txt")).save(tmp_path / "vocab")
+    with pytest.raises(ValueError, match=r"train.token_table: no two word pieces within 5 of each other"):
+        training.pretrain(run_recipe(tmp_path, "counted"), output_dir=tmp_path / "runs", run_name="r",
+                          cache_dir=tmp_path / "cache", verbose=0)
+    assert not (tmp_path / "runs" / "r").exists()
