@@ -64,6 +64,8 @@ def parse_args(argv=None):
     parser.add_argument("--linear-probe", action="store_true", help="also score frozen features")
     parser.add_argument("--pooling", choices=("cls", "mean"), default="cls",
                         help="what the fine-tuned classifier reads: [CLS] (the original) or the tokens' mean")
+    parser.add_argument("--head-first", action="store_true",
+                        help="fit the classifier's head on frozen features before fine-tuning (finetune's head_first)")
     parser.add_argument("--objectives", nargs="+", default=["electra", "mlm"], choices=["electra", "mlm"],
                         help="the pretraining runs to make and evaluate (both by default)")
     parser.add_argument("--name", default="electra_vs_mlm", help="stem of the result files")
@@ -245,6 +247,19 @@ def finetune_seeds(path, spec, data_dir, task, size, seeds, learning_rate, epoch
     return accuracies
 
 
+def fine_tuning_method(pooling, head_first):
+    """The results' name for a way of fine-tuning: finetune, finetune_mean, finetune_head_first, ..."""
+    return "finetune" + ("_mean" if pooling == "mean" else "") + ("_head_first" if head_first else "")
+
+
+METHOD_TITLES = {  # method: (the report's table title, the plot's panel title)
+    "finetune": ("fine-tuned on [CLS]", "fine-tuned ([CLS])"),
+    "finetune_mean": ("fine-tuned on the tokens' mean", "fine-tuned (mean)"),
+    "finetune_head_first": ("head fitted first, then fine-tuned on [CLS]", "head first, [CLS]"),
+    "finetune_mean_head_first": ("head fitted first, then fine-tuned on the tokens' mean", "head first, mean"),
+}
+
+
 def evaluate_all(args, points):
     """Fine-tune (and probe) every (snapshot, task, size, seed) once; results go to results.jsonl."""
     from electra_keras.finetuning import finetune
@@ -272,7 +287,7 @@ def evaluate_all(args, points):
                     record({**base, "method": "probe", "seed": 0, "accuracy": accuracy,
                             "seconds": time.perf_counter() - start})
                 epochs = finetune_epochs(size, args.epochs, args.min_finetune_steps)
-                method = "finetune" if args.pooling == "cls" else "finetune_mean"
+                method = fine_tuning_method(args.pooling, args.head_first)
                 for seed in range(args.seeds):
                     if (method, objective, step, task, size_name(size), seed) in done:
                         continue
@@ -281,7 +296,7 @@ def evaluate_all(args, points):
                         path, spec, data_dir, output_dir=os.path.join(args.work, "finetuning"),
                         run_name=f"{objective}-{step}-{task}-{size_name(size)}-{seed}", overwrite=True, verbose=0,
                         eval_every_epoch=False, epochs=epochs, learning_rate=args.learning_rate,
-                        max_seq_len=TASKS[task][0], seed=seed, pooling=args.pooling,
+                        max_seq_len=TASKS[task][0], seed=seed, pooling=args.pooling, head_first=args.head_first,
                         max_train_examples=size or args.train_examples)
                     record({**base, "method": method, "seed": seed, "epochs": epochs,
                             "accuracy": metrics["accuracy"], "seconds": time.perf_counter() - start})
@@ -380,13 +395,12 @@ def write_report(args, table, command, pretraining, evaluation_seconds):
     os.makedirs(args.out, exist_ok=True)
     encoders = sorted({(o, s, row["flops"]) for (_, _, _, o, s), row in table.items()}, key=lambda e: (e[2], e[0]))
     size_names = [size_name(n) for n in sizes(args)]
-    methods = [m for m in ("finetune", "finetune_mean", "probe") if any(k[0] == m for k in table)]
+    methods = [m for m in (*METHOD_TITLES, "probe") if any(k[0] == m for k in table)]
     lines = []
     for task in TASKS:
         for method in methods:
-            title = {"finetune": "fine-tuned on [CLS], dev accuracy (mean ± sd over seeds)",
-                     "finetune_mean": "fine-tuned on the tokens' mean, dev accuracy (mean ± sd over seeds)",
-                     "probe": "frozen features + logistic regression, dev accuracy"}[method]
+            title = ("frozen features + logistic regression, dev accuracy" if method == "probe"
+                     else f"{METHOD_TITLES[method][0]}, dev accuracy (mean ± sd over seeds)")
             lines += [f"**{task}, {title}**", "",
                       "| pretraining | steps | compute (TFLOP) | " + " | ".join(f"n = {n}" for n in size_names) + " |",
                       "|---|---|---|" + "---|" * len(size_names)]
@@ -429,8 +443,7 @@ def write_report(args, table, command, pretraining, evaluation_seconds):
                         label={"none": "random init", "electra": "ELECTRA", "mlm": "MLM baseline"}[objective])
         ax.axhline(100 * TASKS[task][1], color="gray", linestyle="--", label="majority class")
         ax.set_xticks(positions, size_names)
-        ax.set(title=f"{task}: " + {"finetune": "fine-tuned ([CLS])", "finetune_mean": "fine-tuned (mean)",
-                                    "probe": "linear probe"}[method],
+        ax.set(title=f"{task}: " + ("linear probe" if method == "probe" else METHOD_TITLES[method][1]),
                xlabel="labelled training examples", ylabel="dev accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -158,7 +158,7 @@ def run_finetune(args):
     elif not args.data_dir:
         raise ValueError(f"--task {args.task} needs --data-dir: the directory with the task's files")
     names = ("epochs", "learning_rate", "layer_decay", "batch_size", "max_seq_len", "seed", "dtype",
-             "max_train_examples", "pooling")
+             "max_train_examples", "pooling", "head_first")
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     run_dir, metrics = finetune(args.model, task, args.data_dir, output_dir=args.output_dir,
                                 run_name=args.run_name, overwrite=args.overwrite,

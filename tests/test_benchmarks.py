@@ -161,6 +161,16 @@ def test_the_few_label_report_has_a_row_per_encoder_and_a_column_per_size(tmp_pa
     assert "| electra | 100 | 1 | 71.0 ± 1.0 | 71.0 ± 1.0 |" in md
     assert "| none | 0 | 0 | 61.0 ± 1.0 | 61.0 ± 1.0 |" in md and "| electra | 100 | 1 | 70.0 | 70.0 |" in md
     assert os.path.exists(tmp_path / "r.png")
+    assert "head fitted first" not in md  # a table only for the ways of fine-tuning that ran
+
+    head_first = electra_vs_mlm.fine_tuning_method("cls", head_first=True)
+    assert (head_first, electra_vs_mlm.fine_tuning_method("mean", False)) == ("finetune_head_first", "finetune_mean")
+    table = electra_vs_mlm.summarize(results + [{**r, "method": head_first, "accuracy": r["accuracy"] + 0.05}
+                                                for r in results if r["method"] == "finetune"])
+    electra_vs_mlm.write_report(args, table, "cmd", pretraining, 30)
+    md = open(tmp_path / "r.md").read()
+    assert "**rotten_tomatoes, head fitted first, then fine-tuned on [CLS], dev accuracy" in md
+    assert "| electra | 100 | 1 | 76.0 ± 1.0 | 76.0 ± 1.0 |" in md
 
 
 import transfer_parts  # noqa: E402

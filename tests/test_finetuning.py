@@ -182,6 +182,39 @@ def test_span_extractor_fits():
     assert (beam["end_top_index"][:, 0, 0] == 8).mean() >= 0.9
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_head_first_fits_the_head_to_the_pooled_features_and_leaves_the_encoder(pooling):
+    from types import SimpleNamespace
+
+    from electra_keras.finetuning import fit_head
+
+    keras.utils.set_random_seed(0)
+    backbone = ElectraPretrainer(tiny_config(), seed=0).backbone
+    model = ElectraClassifier(backbone, num_classes=2, pooling=pooling, seed=0)
+    x = inputs(batch=96, seed=2)
+    x["token_ids"][:, 0] = np.random.default_rng(3).integers(104, 150, size=96)  # a [CLS] state that varies
+    states, mask = np_(backbone(x)), x["padding_mask"][:, :, None]
+    pooled = states[:, 0] if pooling == "cls" else (states * mask).sum(1) / mask.sum(1)
+    # Labels a linear rule on the pooled features the head reads, with a margin.
+    projection = pooled @ np.random.default_rng(0).normal(size=pooled.shape[1])
+    keep = np.abs(projection - np.median(projection)) > 0.1 * projection.std()
+    x = {k: v[keep] for k, v in x.items()}
+    labels = (projection[keep] > np.median(projection)).astype("int32")
+    encoder_before = [np_(w).copy() for w in backbone.weights]
+    head = model.get_layer("classifier")
+    before = (np_(model.predict(x, verbose=0)).argmax(-1) == labels).mean()
+
+    line = fit_head(model, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    SimpleNamespace(x=x, y=labels), epochs=300, learning_rate=1e-2)
+    logits = np_(model.predict(x, verbose=0))
+    accuracy = (logits.argmax(-1) == labels).mean()
+    assert before < 0.8 and accuracy >= 0.95, (before, accuracy)
+    assert line == f"training accuracy {accuracy:.4f}"
+    np.testing.assert_allclose(logits, pooled[keep] @ np_(head.kernel) + np_(head.bias), atol=1e-4)
+    for old, new in zip(encoder_before, backbone.weights):
+        np.testing.assert_array_equal(old, np_(new))
+
+
 # ---- the runs ----------------------------------------------------------------------------------
 
 
@@ -232,6 +265,33 @@ def test_finetune_and_evaluate_a_glue_task(tmp_path):
     with pytest.raises(FileExistsError, match="--overwrite"):
         finetune(model_dir(tmp_path, "again"), "sst-2", str(tmp_path / "SST-2"), output_dir=str(tmp_path / "runs"),
                  run_name="sst", verbose=0)
+
+
+def test_a_head_first_run_starts_from_the_fitted_head(tmp_path, capsys):
+    write_sst2(str(tmp_path / "SST-2"))
+    source = model_dir(tmp_path)
+    heads = {}
+    for head_first in (False, True):  # at rate 0 the saved model is the one fine-tuning started from
+        run_dir, _ = finetune(source, "sst-2", str(tmp_path / "SST-2"), output_dir=str(tmp_path / "runs"),
+                              run_name=f"head_first_{head_first}", epochs=1, batch_size=8, max_seq_len=16,
+                              learning_rate=0.0, pooling="mean", head_first=head_first)
+        assert json.load(open(os.path.join(run_dir, "finetune.json")))["settings"]["head_first"] is head_first
+        model = keras.saving.load_model(os.path.join(run_dir, "finetuned.keras"))
+        heads[head_first] = [np_(w) for w in model.get_layer("classifier").weights]
+        for old, new in zip(keras.saving.load_model(os.path.join(source, "backbone.keras")).weights,
+                            model.backbone.weights):
+            np.testing.assert_array_equal(np_(old), np_(new))
+    assert "head fitted on the frozen encoder's features first (training accuracy" in capsys.readouterr().out
+    assert np.abs(heads[True][0] - heads[False][0]).max() > 0.05  # the fitted head, not the seed's
+
+    folder = tmp_path / "squad"
+    folder.mkdir()
+    write_squad(str(folder / "train-v1.1.json"))
+    write_squad(str(folder / "dev-v1.1.json"))
+    with pytest.raises(ValueError, match="head_first: squad has no classifier head"):
+        finetune(source, "squad", str(folder), output_dir=str(tmp_path / "runs"), run_name="squad", verbose=0,
+                 max_seq_len=24, doc_stride=8, max_query_len=8, head_first=True)
+    assert not os.path.exists(tmp_path / "runs" / "squad")
 
 
 def test_regression_predictions_come_back_on_the_label_scale(tmp_path):
@@ -319,10 +379,11 @@ def test_cli_finetune_custom_task_and_errors(tmp_path, capsys):
     args = ["finetune", "--task", "custom", "--model", model, "--train", str(train), "--dev", str(dev),
             "--text-columns", "text", "--epochs", "1", "--batch-size", "4", "--max-seq-len", "12",
             "--output-dir", str(tmp_path / "runs"), "--run-name", "custom", "--quiet"]
-    assert main(args) == 0
+    assert main(args + ["--head-first"]) == 0
     assert "finetune custom: dev accuracy" in capsys.readouterr().out
     run_dir = str(tmp_path / "runs" / "custom")
-    assert json.load(open(os.path.join(run_dir, "finetune.json")))["task"]["labels"] == ["neg", "pos"]
+    record = json.load(open(os.path.join(run_dir, "finetune.json")))
+    assert record["task"]["labels"] == ["neg", "pos"] and record["settings"]["head_first"] is True
     assert main(["evaluate", "--model", run_dir]) == 0  # the custom task's files are in the run
     assert "evaluate dev: accuracy" in capsys.readouterr().out
 
