@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project as users get it (pip install git+..., Colab): a wheel installed, not editable, into
 # a fresh virtual environment and run from a directory outside the repository. It runs the main
-# job for 20 steps, packaged recipes (ELECTRA-Small for 2 steps, tiny_task_text for 20) and the
-# pretraining notebook in its TINY mode against that install.
+# job for 20 steps, packaged recipes (ELECTRA-Small for 2 steps, tiny_task_text for 20, then
+# fine-tuned with its head fitted first) and the pretraining notebook in its TINY mode against
+# that install.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -31,14 +32,22 @@ test -f runs/small/discriminator.keras
 # The few-label recipe on a task's own sentences: its token table is counted (scipy) and held.
 python - <<'PY'
 words = "a good bad film movie plot actor funny dull long short story great poor".split()
+sentences = [" ".join(words[(i * k) % len(words)] for k in range(1, 12)) + " ." for i in range(600)]
 with open("sentences.txt", "w") as f:
-    for i in range(600):
-        f.write(" ".join(words[(i * k) % len(words)] for k in range(1, 12)) + " .\n")
+    f.write("".join(s + "\n" for s in sentences))
+for name, rows in (("train.tsv", sentences[:64]), ("dev.tsv", sentences[64:80])):
+    with open(name, "w") as f:
+        f.write("sentence\tlabel\n" + "".join(f"{s}\t{int('good' in s)}\n" for s in rows))
 PY
 electra-keras pretrain --recipe tiny_task_text --corpus sentences.txt --steps 20 --set data.vocab_size=200 \
   --output-dir runs --run-name task_text | tee task_text.log
 grep -q "token table: word vectors counted from" task_text.log
 test -f runs/task_text/backbone.keras
+electra-keras finetune --model runs/task_text --task custom --train train.tsv --dev dev.tsv \
+  --text-columns sentence --head-first --epochs 1 --max-seq-len 64 --output-dir runs --run-name task_text_ft \
+  --quiet | tee finetune.log
+grep -q "finetune custom: dev accuracy" finetune.log
+grep -q '"head_first": true' runs/task_text_ft/finetune.json
 python "$repo/.ci/run_notebook.py" "$repo/recipes/pretrain_electra_small_colab.ipynb" "$work/notebook"
 test -f "$work/notebook/saved_models/tiny-electra/discriminator.keras"
 echo "installed package: all commands ran"
