@@ -187,8 +187,8 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     keras.utils.set_random_seed(settings.seed)
     task_model, loss = task.build_model(backbone, settings, dtype=settings.dtype)
     if settings.head_first:
-        accuracy = fit_head(task_model, loss, train, task_name)
-        say(f"finetune {task_name}: head fitted on the frozen encoder's features first ({accuracy})")
+        fitted = fit_head(task_model, loss, train, task_name)
+        say(f"finetune {task_name}: head fitted on the frozen encoder's features first ({fitted})")
     optimizer = finetuning_adamw(task_model, backbone, settings.learning_rate, total_steps,
                                  settings.warmup_fraction, settings.layer_decay, settings.weight_decay)
     task_model.compile(optimizer=optimizer, loss=loss)
@@ -226,7 +226,7 @@ def fit_head(task_model, loss, train, task_name="the task", epochs=HEAD_EPOCHS, 
 
     Linear probing, then fine-tuning (Kumar et al., 2022, arXiv 2202.10054): a randomly
     initialised head sends random gradients into the encoder in the first steps of fine-tuning
-    and distorts what pretraining learnt; a head fitted first does not. The features are the
+    and distorts what pretraining learnt; a head fitted first does so less. The features are the
     pooled states the head reads, computed once without dropout; the head is fitted to them by
     Adam (`epochs` passes in batches of 32). Returns a line with its training accuracy or loss.
     """

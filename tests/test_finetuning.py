@@ -214,6 +214,15 @@ def test_head_first_fits_the_head_to_the_pooled_features_and_leaves_the_encoder(
     for old, new in zip(encoder_before, backbone.weights):
         np.testing.assert_array_equal(old, np_(new))
 
+    # A regressor's head (one unit, squared error) fitted to a target linear in the same features.
+    regressor = ElectraClassifier(backbone, num_classes=1, pooling=pooling, seed=0)
+    target = (projection[keep] - projection[keep].mean()) / projection[keep].std()
+    line = fit_head(regressor, keras.losses.MeanSquaredError(), SimpleNamespace(x=x, y=target), epochs=300,
+                    learning_rate=1e-2)
+    predicted = np_(regressor.predict(x, verbose=0))[:, 0]
+    assert np.corrcoef(predicted, target)[0, 1] > 0.95
+    assert line.startswith("training loss ") and float(line.split()[-1]) < 0.2  # of the standardised target
+
 
 # ---- the runs ----------------------------------------------------------------------------------
 
