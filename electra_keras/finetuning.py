@@ -30,7 +30,10 @@ from electra_keras.finetuning_tasks import SQUAD_TASKS
 
 FINETUNED = "finetuned.keras"
 SETTINGS = "finetune.json"
-HEAD_EPOCHS = 50  # passes over the frozen features when `head_first` fits the head
+HEAD_EPOCHS = 50  # passes over the frozen features when `head_first` fits the head ...
+HEAD_MAX_STEPS = 5000  # ... or fewer on a large training set, down to one pass
+HEAD_FIRST_SPANS = ("head_first: {} has no classifier head (it applies to classification and regression "
+                    "tasks, not to span extraction)")
 LONG_TASKS = ("rte", "sts-b")  # the original trains these 10 epochs, the rest of GLUE 3
 
 
@@ -69,6 +72,8 @@ class Settings:
         values = {k: (defaults[k] if v is None and k in defaults else v) for k, v in dataclasses.asdict(self).items()}
         if values["max_seq_len"] > positions:
             raise ValueError(f"max_seq_len={values['max_seq_len']}: the model has {positions} positions")
+        if values["head_first"] and is_squad:  # said before SQuAD's files are read, which takes minutes
+            raise ValueError(HEAD_FIRST_SPANS.format(task_name))
         return Settings(**values)
 
 
@@ -228,25 +233,32 @@ def fit_head(task_model, loss, train, task_name="the task", epochs=HEAD_EPOCHS, 
     initialised head sends random gradients into the encoder in the first steps of fine-tuning
     and distorts what pretraining learnt; a head fitted first does so less. The features are the
     pooled states the head reads, computed once without dropout; the head is fitted to them by
-    Adam (`epochs` passes in batches of 32). Returns a line with its training accuracy or loss.
+    Adam in batches of 32 (`head_passes(len(features), epochs)` passes). Returns a line with its
+    training accuracy or loss.
     """
     import numpy as np
 
     try:
         head = task_model.get_layer("classifier")
     except ValueError:
-        raise ValueError(f"head_first: {task_name} has no classifier head (it applies to classification "
-                         f"and regression tasks, not to span extraction)") from None
+        raise ValueError(HEAD_FIRST_SPANS.format(task_name)) from None
     pooled = keras.Model(task_model.inputs, head.input)
     features = np.asarray(pooled.predict(train.x, batch_size=128, verbose=0), "float32")
     probe = keras.Sequential([keras.Input((features.shape[-1],)), keras.layers.Dense(head.units)])
     probe.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
-    history = probe.fit(features, train.y, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
+    history = probe.fit(features, train.y, batch_size=32, epochs=head_passes(len(features), epochs), shuffle=True,
+                        verbose=0)
     head.set_weights(probe.get_weights())
     if head.units == 1:
         return f"training loss {history.history['loss'][-1]:.4f}"
     accuracy = float(np.mean(np.argmax(probe.predict(features, verbose=0), -1) == np.asarray(train.y)))
     return f"training accuracy {accuracy:.4f}"
+
+
+def head_passes(num_examples, epochs=HEAD_EPOCHS, batch_size=32, max_steps=HEAD_MAX_STEPS):
+    """Passes over the features for `fit_head`: `epochs`, or fewer where they would take more
+    than `max_steps` batches (at least one pass)."""
+    return max(1, min(epochs, math.ceil(max_steps / math.ceil(num_examples / batch_size))))
 
 
 class _StopAt(keras.callbacks.Callback):

@@ -13,7 +13,7 @@ from electra_keras.cli import main
 from electra_keras.convert.common import Converted
 from electra_keras.convert.native import save_model_directory
 from electra_keras.data.tokenizer import WordPieceTokenizer
-from electra_keras.finetuning import evaluate, finetune
+from electra_keras.finetuning import evaluate, finetune, fit_head, load_backbone
 
 
 def np_(x):
@@ -186,8 +186,6 @@ def test_span_extractor_fits():
 def test_head_first_fits_the_head_to_the_pooled_features_and_leaves_the_encoder(pooling):
     from types import SimpleNamespace
 
-    from electra_keras.finetuning import fit_head
-
     keras.utils.set_random_seed(0)
     backbone = ElectraPretrainer(tiny_config(), seed=0).backbone
     model = ElectraClassifier(backbone, num_classes=2, pooling=pooling, seed=0)
@@ -297,10 +295,21 @@ def test_a_head_first_run_starts_from_the_fitted_head(tmp_path, capsys):
     folder.mkdir()
     write_squad(str(folder / "train-v1.1.json"))
     write_squad(str(folder / "dev-v1.1.json"))
-    with pytest.raises(ValueError, match="head_first: squad has no classifier head"):
+    with pytest.raises(ValueError, match="head_first: squad has no classifier head"):  # before reading
         finetune(source, "squad", str(folder), output_dir=str(tmp_path / "runs"), run_name="squad", verbose=0,
                  max_seq_len=24, doc_stride=8, max_query_len=8, head_first=True)
     assert not os.path.exists(tmp_path / "runs" / "squad")
+    with pytest.raises(ValueError, match="head_first: squad has no classifier head"):  # fit_head on its own
+        fit_head(ElectraSpanExtractor(load_backbone(source)[0]), None, None, "squad")
+
+
+def test_the_head_is_fitted_in_at_most_a_few_thousand_steps():
+    from electra_keras.finetuning import head_passes
+
+    assert head_passes(1000) == 50 and head_passes(2000) == 50  # 32 and 63 batches a pass: all 50
+    assert head_passes(40_000) == 4  # 1,250 batches a pass: 5,000 steps
+    assert head_passes(392_702) == 1  # MNLI: one pass, not 50
+    assert head_passes(90, epochs=300) == 300
 
 
 def test_regression_predictions_come_back_on_the_label_scale(tmp_path):
