@@ -144,7 +144,7 @@ def build_parser():
                        help="what a classifier reads: the [CLS] state (default, the original) or the tokens' mean")
     hyper.add_argument("--head-first", action="store_true", default=None,
                        help="fit the classifier's head on the frozen encoder's features before fine-tuning it all "
-                            "(linear probing, then fine-tuning: helps a pretrained encoder with few labels)")
+                            "(linear probing, then fine-tuning; docs/quality.md shows what it is worth)")
     hyper.add_argument("--dtype", choices=("float32", "mixed_bfloat16", "mixed_float16"))
     hyper.add_argument("--max-train-examples", type=_positive_int, help="train on the first N examples")
     fine.add_argument("--output-dir", default="saved_models")

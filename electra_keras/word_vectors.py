@@ -5,9 +5,9 @@ its own training examples, `"counted_frozen"` also keeps it there for the whole 
 optimizer never sees it; fine-tuning trains it as usual). The counting is the classic
 distributional recipe (Levy, Goldberg & Dagan, TACL 2015): co-occurrences of word pieces within
 `window` pieces, positive PMI with the context distribution raised to 0.75, truncated SVD
-(U sqrt(S)). With few labels it is what lets a tiny encoder pretrained on two CPU cores beat
-random initialisation (docs/quality.md, section 5): what a short pretraining from random
-weights does not learn about words, counting finds in seconds.
+(U sqrt(S)): what a short pretraining from random weights does not learn about words, counting
+finds in seconds. Held out, a tiny encoder pretrained this way on a task's own text fine-tunes
+within seed noise of random initialisation (docs/quality.md).
 
     pretrainer = ElectraPretrainer(config, freeze_token_table=True)   # "counted_frozen"
     vectors, tokens = count_vectors(files, tokenizer, dims=64)        # (vocab, 64); zero rows: unseen
