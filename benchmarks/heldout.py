@@ -23,7 +23,8 @@ Encoders (`--encoders`):
 - `task_text`: recipe `tiny_task_text` (what the README recommended for few labels) pretrained
   on each task's own training text, labels left out; its random initialisation,
   `random_task_vocab`, has the same vocabulary.
-- `both`: the default corpus and each task's training text, the default recipe, `--both-steps`.
+- `both`: the default corpus and each task's training text, the default recipe with the default
+  corpus's vocabulary (so `random` is its random initialisation too), `--both-steps`.
 
     python benchmarks/heldout.py [--encoders general mlm task_text both] [--steps 6000] \
         [--labels 1000] [--seeds 5] [--choose-seeds 2]
@@ -33,7 +34,6 @@ pretraining runs and skips finished fine-tuning runs, so the same command rewrit
 """
 
 import argparse
-import csv
 import itertools
 import json
 import os
@@ -236,12 +236,14 @@ def task_text_encoder(args, task):
 
 
 def both_encoder(args, task):
-    """The default recipe on the default corpus plus `task`'s training text."""
+    """The default recipe on the default corpus plus `task`'s training text, with the default
+    corpus's vocabulary (the one `random` has)."""
     from electra_keras.recipes import load_recipe
 
     corpus = general_corpus(args) + [task_text(args, task)]
     steps = args.both_steps
     recipe = load_recipe("tiny", ["data.corpus=[" + ", ".join(f'"{c}"' for c in corpus) + "]",
+                                  f'data.vocab="{os.path.join(general_run(args), "vocab.txt")}"',
                                   f"train.steps={steps}", f"train.warmup_steps={steps // 10}",
                                   f"train.checkpoint_every={steps // 3}"])
     path, flops = run_recipe(args, f"both-{task}", recipe)
@@ -316,12 +318,12 @@ class Results:
 
 
 def choose(args, results, encoder):
-    """The grid's setting with the best mean dev accuracy on the choosing task."""
+    """(setting, its mean dev accuracy): the grid's best on the choosing task."""
     scores = []
     for setting in settings_grid():
         accuracies = [results.run(args, encoder, CHOOSE, setting, seed) for seed in range(args.choose_seeds)]
-        scores.append((statistics.mean(accuracies), setting))
-    return max(scores, key=lambda s: s[0])[1]
+        scores.append((setting, statistics.mean(accuracies)))
+    return max(scores, key=lambda s: s[1])
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -379,7 +381,8 @@ def write_report(args, table, chosen, majorities, command, seconds):
         lines.append(f"| {family} | {step} | {meta['flops'] / 1e12:.0f} | {meta['minutes']:.0f} | "
                      f"{setting_name(meta['setting'])} | {100 * meta['choose_score']:.1f} | " + " | ".join(cells)
                      + (f" | {statistics.mean(known):+.1f} |" if known else " | |"))
-    lines.append("| majority class | | | | | 58.6 | " + " | ".join(f"{100 * majorities[t]:.1f}" for t in tasks) + " | |")
+    lines.append("| majority class | | | | | " + " | ".join(f"{100 * majorities[t]:.1f}" for t in (CHOOSE, *tasks))
+                 + " | |")
     md = "\n".join([
         f"`{command}`, {time.strftime('%Y-%m-%d')}: {seconds / 60:.0f} min of fine-tuning. Accuracy (%) on each "
         f"held-out task's test split, mean ± sd over {args.seeds} fine-tuning seeds with {args.labels} labels, "
@@ -392,7 +395,7 @@ def write_report(args, table, chosen, majorities, command, seconds):
         f.write(md)
     with open(os.path.join(args.out, f"{args.name}.json"), "w") as f:
         json.dump([{"family": f_, "step": s, "task": t, **row} for (f_, s, t), row in table.items()]
-                  + [{"family": f_, "step": s, "chosen": {**m, "setting": m["setting"]}} for (f_, s), m in chosen.items()],
+                  + [{"family": f_, "step": s, "chosen": m} for (f_, s), m in chosen.items()],
                   f, indent=1)
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.2), squeeze=False)
@@ -426,24 +429,24 @@ def main():
     for family, objective in (("general", "electra"), ("mlm", "mlm")):
         if family in args.encoders:
             general += [(family, *point[1:]) for point in general_encoders(args, objective)]
-    table, chosen = {}, {}
+    # Each choice is made on Rotten Tomatoes with the family's encoder for Rotten Tomatoes (the same
+    # model for the shared encoders, a run on Rotten Tomatoes' text for the task-text ones); its
+    # compute is the one reported (a task-text run on another task takes as many steps).
+    chosen = {}
+    for chooser in encoders_for(args, CHOOSE, general):
+        setting, score = choose(args, results, chooser)
+        chosen[chooser[:2]] = {"setting": setting, "choose_score": score, "flops": chooser[2],
+                               "minutes": pretraining_minutes(chooser[3])}
+    table = {}
     for task in args.tasks:
         for encoder in encoders_for(args, task, general):
-            family, step = encoder[:2]
-            # The choice is made on Rotten Tomatoes with this family's encoder for Rotten Tomatoes
-            # (the same model for the shared encoders, a run on Rotten Tomatoes' text for the rest).
-            chooser = next(e for e in encoders_for(args, CHOOSE, general) if e[:2] == encoder[:2])
-            setting = choose(args, results, chooser)
+            setting = chosen[encoder[:2]]["setting"]
             scores = [results.run(args, encoder, task, setting, seed) for seed in range(args.seeds)]
-            table[(family, step, task)] = summary(scores)
-            best = statistics.mean(results.run(args, chooser, CHOOSE, setting, s) for s in range(args.choose_seeds))
-            # compute as spent on the choosing task's encoder (a task-text run per task takes as many steps)
-            chosen[(family, step)] = {"setting": setting, "choose_score": best, "flops": chooser[2],
-                                      "minutes": pretraining_minutes(chooser[3])}
+            table[(*encoder[:2], task)] = summary(scores)
     import keras
 
     command = f"KERAS_BACKEND={keras.backend.backend()} python benchmarks/heldout.py " + " ".join(sys.argv[1:])
-    majorities = {t: majority(args, t) for t in args.tasks}
+    majorities = {t: majority(args, t) for t in (CHOOSE, *args.tasks)}
     seconds = sum(r.get("seconds", 0.0) for r in results.rows.values())  # every recorded run, cached ones too
     write_report(args, table, chosen, majorities, command.strip(), seconds)
 
