@@ -26,6 +26,16 @@ export KERAS_BACKEND=tensorflow
 electra-keras recipes
 electra-keras pretrain --steps 20 --output-dir runs --run-name main
 test -f runs/main/discriminator.keras
+# `import electra_keras` is all load_model needs; `--help` loads no framework.
+python -c "import electra_keras, keras; print(type(keras.saving.load_model('runs/main/discriminator.keras')).__name__)"
+python - <<'PY'
+import contextlib, io, sys
+import electra_keras_cli
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    electra_keras_cli.main(["pretrain", "--help"])
+loaded = [m for m in ("tensorflow", "keras", "jax", "torch") if m in sys.modules]
+assert not loaded, f"electra-keras --help imported {loaded}"
+PY
 electra-keras pretrain --recipe electra_small --corpus wiki_leads --steps 2 --batch-size 4 --seq-len 64 \
   --output-dir runs --run-name small
 test -f runs/small/discriminator.keras

@@ -73,7 +73,7 @@ def launch(name, overrides, args):
     overrides = BASE + overrides
     if args.steps:
         overrides = overrides + [f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}"]
-    command = [sys.executable, "-m", "electra_keras.cli", "pretrain", "--output-dir", args.work,
+    command = [sys.executable, "-m", "electra_keras_cli", "pretrain", "--output-dir", args.work,
                "--run-name", name.replace("/", "_"), "--overwrite", "--no-demo"]
     for item in overrides:
         command += ["--set", item]

@@ -1,26 +1,25 @@
 """electra_keras: ELECTRA pretraining and fine-tuning for Keras 3 (TensorFlow, JAX, PyTorch).
 
-The names below load on first use (PEP 562), so `import electra_keras` and the command line's
-`--help` do not import a framework; `ek.ElectraBackbone` or `from electra_keras import detect`
-imports what it needs.
+`import electra_keras` imports Keras and registers every class and schedule that a `.keras`
+file of this project names, so `keras.saving.load_model(path)` needs nothing more (as
+`import keras_hub` does for its models). The submodules below and `detect` load on first use
+(PEP 562). The command line lives beside the package (`electra_keras_cli`), so that
+`electra-keras --help` imports no framework.
 """
 
 import importlib
+
+from electra_keras.config import ElectraConfig
+from electra_keras.models import ElectraBackbone, ElectraClassifier, ElectraPretrainer, ElectraSpanExtractor
 
 __version__ = "0.1.0"
 
 _SUBMODULES = ("convert", "data", "evaluation", "finetuning", "flops", "layers", "objectives", "optimizers",
                "probe")
-_NAMES = {  # name: the module that defines it
-    "ElectraConfig": "electra_keras.config",
-    "ElectraBackbone": "electra_keras.models",
-    "ElectraClassifier": "electra_keras.models",
-    "ElectraPretrainer": "electra_keras.models",
-    "ElectraSpanExtractor": "electra_keras.models",
-    "detect": "electra_keras.detection",
-}
+_NAMES = {"detect": "electra_keras.detection"}  # name: the module that defines it
 
-__all__ = sorted([*_NAMES, *_SUBMODULES])
+__all__ = sorted(["ElectraBackbone", "ElectraClassifier", "ElectraConfig", "ElectraPretrainer",
+                  "ElectraSpanExtractor", *_NAMES, *_SUBMODULES])
 
 
 def __getattr__(name):

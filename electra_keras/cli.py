@@ -1,23 +1,10 @@
-"""`electra-keras`: a thin command line over the library.
-
-    electra-keras info [--preset NAME]                  sizes and parameter counts of a preset
-    electra-keras recipes                               the packaged recipes and their key settings
-    electra-keras build-vocab TEXT... --output DIR      learn a WordPiece vocabulary
-    electra-keras build-data TEXT... --vocab V --output DIR   packed TFRecord shards
-    electra-keras pretrain [--recipe R] [--set k=v]     pretrain, save the discriminator
-    electra-keras convert SOURCE OUTPUT [--to FORMAT]   TF1 / Hugging Face / keras-hub checkpoints
-    electra-keras finetune --task T --model DIR         GLUE-style tasks, BoolQ, SQuAD, CSV/TSV/JSONL
-    electra-keras evaluate --model RUN [--split S]      score a fine-tuned run, write its predictions
-    electra-keras export --model DIR --format F         SavedModel, TFLite, ONNX for serving
-    electra-keras detect --model DIR "text" ...         P(replaced) of every word piece
-
-`pretrain` with no arguments runs the default recipe (the tiny model on the default corpus).
-"""
+"""The commands of `electra-keras` (the program is `electra_keras_cli`, which parses the
+arguments without importing a framework and then calls `run`)."""
 
 import signal
 import sys
 
-from electra_keras.cli_parser import SHORTCUTS, build_parser
+from electra_keras_cli.parser import SHORTCUTS, build_parser
 
 
 def describe(config):
@@ -195,12 +182,8 @@ def run_detect(args):
     return 0
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if argv is None and not args.verbose:  # the program, not a call from Python
-        from electra_keras.quiet import filter_framework_logging
-
-        filter_framework_logging()
+def run(args):
+    """Run the parsed command `args`; returns the exit status (2 for bad input, named)."""
     commands = {"info": run_info, "recipes": run_recipes, "build-vocab": run_build_vocab, "build-data": run_build_data,
                 "pretrain": run_pretrain, "convert": run_convert, "finetune": run_finetune,
                 "evaluate": run_evaluate, "export": run_export, "detect": run_detect}
@@ -215,5 +198,12 @@ def main(argv=None):
         return 130
 
 
+def main(argv=None):
+    """`electra-keras ARGS` from Python: main(["pretrain", "--steps", "10"])."""
+    return run(build_parser().parse_args(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    import electra_keras_cli
+
+    sys.exit(electra_keras_cli.main())

@@ -8,7 +8,7 @@ for backend in tensorflow jax torch; do
   echo "=== KERAS_BACKEND=$backend ==="
   if [ "$backend" = torch ]; then select=(); else select=(-m "not slow"); fi
   KERAS_BACKEND=$backend python -m pytest -p no:cacheprovider --doctest-modules "${select[@]}" \
-    electra_keras tests || failed+=("$backend")
+    electra_keras electra_keras_cli tests || failed+=("$backend")
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED on: ${failed[*]}"

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from electra_keras.quiet import is_framework_log
+from electra_keras_cli.quiet import is_framework_log
 
 REAL_LINES = [  # as TensorFlow 2.21 and jaxlib write them on a CPU-only machine
     b"I0000 00:00:1796121854.563085   21506 port.cc:153] oneDNN custom operations are on.",
@@ -31,7 +31,7 @@ def test_framework_log_lines_are_recognised_and_nothing_else():
 
 def run_cli(*args):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
-    return subprocess.run([sys.executable, "-m", "electra_keras.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "electra_keras_cli", *args], env=env, capture_output=True,
                           timeout=300)
 
 
@@ -46,7 +46,7 @@ def test_a_command_prints_its_own_lines_first_and_a_bad_input_error_stays():
 
 
 def test_help_imports_no_framework():
-    code = ("import sys\nfrom electra_keras import cli\ntry:\n    cli.main(['pretrain', '--help'])\n"
+    code = ("import sys\nimport electra_keras_cli\ntry:\n    electra_keras_cli.main(['pretrain', '--help'])\n"
             "except SystemExit:\n    pass\n"
             "print(sorted(m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)

@@ -63,11 +63,8 @@ def save_model_directory(converted, directory):
 
 
 def load_keras(path):
-    """`keras.saving.load_model`, with the classes our .keras files name registered first
-    (importing electra_keras.models registers them; `import electra_keras` alone does not)."""
+    """`keras.saving.load_model` (importing electra_keras has registered our classes)."""
     import keras
-
-    import electra_keras.models  # noqa: F401
 
     return keras.saving.load_model(path)
 

@@ -1,0 +1,5 @@
+import sys
+
+from electra_keras_cli import main
+
+sys.exit(main())
