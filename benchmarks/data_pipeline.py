@@ -1,9 +1,11 @@
-"""Data pipeline throughput: vocabulary learning, build-data (MB of text per second, per core)
-and the tf.data reader (examples per second) against what a training step consumes.
+"""Data pipeline throughput: WordPiece tokenizers, vocabulary learning, build-data (MB of text
+per second, per core) and the tf.data reader (examples per second) against what a training step
+consumes.
 
     python benchmarks/data_pipeline.py [--data ../shared/data] [--presets tiny,small] [--out DIR]
+    python benchmarks/data_pipeline.py --tokenizers-only
 
-Prints a markdown table and writes data_pipeline.png next to it (default: benchmarks/results/).
+Prints markdown tables and writes data_pipeline.png next to them (default: benchmarks/results/).
 The corpora are the real ones in ../shared/data (not part of the repository).
 """
 
@@ -72,6 +74,79 @@ def bench_train_step(preset, shard_dir, vocab_size, batch_size, seq_len, steps=6
     return steps * batch_size / (time.perf_counter() - start)
 
 
+def best_seconds(function, repeat):
+    seconds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        seconds.append(time.perf_counter() - start)
+    return min(seconds), result
+
+
+def bench_tokenizers(data, vocab_size, work, bert_sample=5000):
+    """MB/s of each WordPiece tokenizer on the public-domain corpus's sentences (one thread of
+    ours: tensorflow-text's kernel and Hugging Face's threads use what cores they get)."""
+    import glob
+
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+    from tokenizers import BertWordPieceTokenizer
+
+    from electra_keras.data import build_vocab, iter_lines
+    from electra_keras.export.electra_tokenizer import Tokenizer as PythonBert
+
+    files = sorted(glob.glob(os.path.join(data, "public_domain", "*.txt")))
+    sentences = [line for path in files for line in iter_lines(path) if line]
+    size = sum(len(s.encode("utf-8")) for s in sentences) / 2**20
+    ours = build_vocab(sentences, vocab_size=vocab_size)
+    directory = os.path.join(work, "tokenizer")
+    ours.save(directory)
+    vocab_file = os.path.join(directory, "vocab.txt")
+    ours.encode_batch(sentences[:1000] * 100)  # TensorFlow started, the sentences' characters not yet probed
+
+    rows, ids = [], {}
+
+    def row(name, seconds, megabytes=size):
+        rows.append((name, megabytes / seconds))
+        print(f"{name}: {megabytes / seconds:.2f} MB/s", flush=True)
+
+    seconds, ids["new"] = best_seconds(lambda: ours.encode_batch(sentences), 3)
+    row("ours: `encode_batch` (FastBertTokenizer, departing texts on the exact path)", seconds)
+    fast = ours._fast
+    exact_rows = fast.departing_rows(sentences, fast.encode(sentences)[1])
+    seconds, _ = best_seconds(lambda: fast.encode(sentences), 3)
+    row("ours without the detector (FastBertTokenizer alone, not exact)", seconds)
+    seconds, ids["old"] = best_seconds(lambda: ours._encode_exact(sentences), 1)
+    row("ours, exact path (Hugging Face tokenizers + mends; `encode_batch` before)", seconds)
+    plain = BertWordPieceTokenizer(vocab_file, lowercase=True)
+    seconds, _ = best_seconds(lambda: plain.encode_batch(sentences, add_special_tokens=False), 1)
+    row("Hugging Face `BertWordPieceTokenizer`, plain", seconds)
+    fast_bert = tf_text.FastBertTokenizer(ours.tokens, token_out_type=tf.int32, lower_case_nfd_strip_accents=True)
+    seconds, _ = best_seconds(lambda: fast_bert.tokenize(tf.constant(sentences)), 3)
+    row("tensorflow-text `FastBertTokenizer`, raw (ids as a RaggedTensor)", seconds)
+    seconds, _ = best_seconds(lambda: fast_bert.tokenize(tf.constant(sentences)).to_list(), 1)
+    row("tensorflow-text `FastBertTokenizer`, raw (ids as lists, `to_list()`)", seconds)
+    step = max(1, len(sentences) // bert_sample)
+    sample = sentences[::step]
+    python_bert = PythonBert(vocab_file, lower_case=True)
+    seconds, expected = best_seconds(lambda: [python_bert.encode(s) for s in sample], 1)
+    row(f"BERT's algorithm in Python (electra_tokenizer.py, {len(sample):,} sentences)", seconds,
+        sum(len(s.encode("utf-8")) for s in sample) / 2**20)
+    same = ids["new"] == ids["old"] and ids["new"][::step] == expected
+    return dict(rows=rows, sentences=len(sentences), megabytes=size, exact_rows=len(exact_rows), same_ids=same)
+
+
+def tokenizer_table(result):
+    lines = [f"WordPiece tokenizers on the public-domain corpus: {result['sentences']:,} sentences, "
+             f"{result['megabytes']:.1f} MB, uncased vocabulary of 30,522 learned from it, one process "
+             f"({time.strftime('%Y-%m-%d')})", "", "| tokenizer | MB/s |", "|---|---|"]
+    lines += [f"| {name} | {rate:.2f} |" for name, rate in result["rows"]]
+    lines += ["", f"Texts on the exact path: {result['exact_rows']:,} of {result['sentences']:,} "
+                  f"({result['exact_rows'] / result['sentences']:.3%}); ids of `encode_batch` equal to the exact "
+                  f"path's and to BERT's on the sample: {'yes' if result['same_ids'] else 'NO'}"]
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.path.join(HERE, "..", "..", "shared", "data"))
@@ -81,12 +156,19 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=4, help="copies in the combined corpus")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--tokenizers-only", action="store_true", help="only the tokenizer table")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     cores = os.cpu_count() or 1
     work = tempfile.mkdtemp(prefix="electra-bench-")
     rows, build_rows = [], []
     try:
+        tokenizers = tokenizer_table(bench_tokenizers(args.data, args.vocab_size, work))
+        print(tokenizers)
+        with open(os.path.join(args.out, "tokenizers.md"), "w") as f:
+            f.write(tokenizers + "\n")
+        if args.tokenizers_only:
+            return
         paths = {name: os.path.join(args.data, rel) for name, rel in CORPORA.items()}
         missing = [p for p in paths.values() if not os.path.exists(p)]
         if missing:

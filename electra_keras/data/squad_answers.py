@@ -153,8 +153,10 @@ def write_predictions(path, predictions):
 # Projecting a normalized answer back onto the original text (BERT's get_final_text)
 
 
-def basic_tokenize(text, lower_case=True):
-    """BERT's BasicTokenizer: clean, split CJK and punctuation, lower-case and strip accents."""
+def basic_tokenize(text, lower_case=True, strip_accents=None):
+    """BERT's BasicTokenizer: clean, split CJK and punctuation, lower-case and strip accents
+    (`strip_accents` None follows `lower_case`, as BERT's does)."""
+    strip_accents = lower_case if strip_accents is None else strip_accents
     chars = []
     for char in text:
         cp = ord(char)
@@ -169,7 +171,9 @@ def basic_tokenize(text, lower_case=True):
     tokens = []
     for word in "".join(chars).split():
         if lower_case:
-            word = "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
+            word = word.lower()
+        if strip_accents:
+            word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
         current = ""
         for char in word:
             if _is_punctuation(char):
