@@ -19,22 +19,12 @@ import time
 import keras
 import numpy as np
 
+from electra_keras.atomic import atomic_json, atomic_path
 from electra_keras.backends import torch_rng
+from electra_keras.internals import is_bookkeeping, layer_attributes
 
 CHECKPOINT_DIR = "checkpoints"  # in a run directory
 LATEST = "latest.json"
-
-# Attributes through which Keras reaches sublayers and variables a second time (its tracking
-# lists, a functional model's graph): walked last, for what nothing else reached, so that a
-# variable's name is the attribute (or functional layer name) that owns it.
-BOOKKEEPING = ("_layers", "_trainable_variables", "_non_trainable_variables", "_seed_generators", "_tracker",
-               "_metrics", "_loss_tracker")
-
-
-def _bookkeeping(name):
-    return name in BOOKKEEPING or name.startswith(("_operations", "_nodes", "_inbound", "_outbound", "_functional",
-                                                   "_self_unconditional", "_self_saveable"))  # the last two: TF's
-
 
 def _walk(root):
     """{id(variable): attribute path} for every variable reachable from `root`'s layers."""
@@ -56,18 +46,17 @@ def _walk(root):
                 visit(obj[key], f"{path}/{key}")
         elif isinstance(obj, (keras.layers.Layer, keras.random.SeedGenerator)):
             seen.add(id(obj))
-            attributes = dict(vars(obj))
-            # on PyTorch a layer is a torch module, which keeps its sublayers in _modules
-            attributes.update(attributes.pop("_modules", None) or {})
-            attributes = sorted(attributes.items())
+            # Keras's bookkeeping attributes are walked last, for what nothing else reached,
+            # so that a variable's name is the attribute (or functional layer name) that owns it.
+            attributes = sorted(layer_attributes(obj).items())
             for name, value in attributes:
-                if not _bookkeeping(name):
+                if not is_bookkeeping(name):
                     visit(value, f"{path}/{name}" if path else name)
             # a functional model's layers: by their names, which are unique in the model
             for layer in obj.layers if isinstance(obj, keras.Model) else ():
                 visit(layer, f"{path}/{layer.name}" if path else layer.name)
             for name, value in attributes:
-                if _bookkeeping(name):
+                if is_bookkeeping(name):
                     visit(value, f"{path}/{name}" if path else name)
 
     visit(root, "")
@@ -118,14 +107,9 @@ def save_checkpoint(directory, model, step, keep=2):
     if torch_rng() is not None:
         arrays["torch_rng"] = torch_rng()
     name = f"ckpt-{step:09d}.npz"
-    tmp = os.path.join(directory, f"{name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_path(os.path.join(directory, name)) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
-    os.replace(tmp, os.path.join(directory, name))
-    latest = os.path.join(directory, LATEST)
-    with open(f"{latest}.tmp", "w") as f:
-        json.dump({"checkpoint": name, "step": step, "time": time.time()}, f)
-    os.replace(f"{latest}.tmp", latest)
+    atomic_json({"checkpoint": name, "step": step, "time": time.time()}, os.path.join(directory, LATEST))
     for old in sorted(n for n in os.listdir(directory) if n.startswith("ckpt-") and n.endswith(".npz"))[:-keep]:
         os.remove(os.path.join(directory, old))
     return os.path.join(directory, name)

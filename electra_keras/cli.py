@@ -187,12 +187,18 @@ def run(args):
     commands = {"info": run_info, "recipes": run_recipes, "build-vocab": run_build_vocab, "build-data": run_build_data,
                 "pretrain": run_pretrain, "convert": run_convert, "finetune": run_finetune,
                 "evaluate": run_evaluate, "export": run_export, "detect": run_detect}
+    from electra_keras.atomic import NoSpaceLeft
+    from electra_keras.run_lock import RunDirectoryBusy
+
     try:
         return commands[args.command](args)
     except (ValueError, FloatingPointError, FileNotFoundError, FileExistsError) as error:
         # bad input: the message names the culprit
         print(f"electra-keras {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (RunDirectoryBusy, NoSpaceLeft) as error:  # the message says what to do
+        print(f"electra-keras {args.command}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"electra-keras {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -5,13 +5,14 @@ those three below their next minor versions, so a new release is taken up on pur
 this module's tests (tests/test_layers.py: the fast encoder layer against keras-hub's own
 `call`, values and gradients; tests/test_distribute.py; tests/test_optimizers.py).
 
-Private methods the package overrides live with their classes:
+Private methods the package overrides are here too, as mixins its classes inherit first:
 
-- `ElectraPretrainer._maybe_symbolic_build` (Keras's TensorFlow trainer): builds only the
-  optimizer under a tf.distribute strategy, where Keras would pull a batch to build the model;
-- `AdamWeightDecay._clip_gradients` and `_apply_weight_decay` (`keras.optimizers.Optimizer`):
-  the clip factor of the summed gradient under tf.distribute, and weight decay at each
-  variable's own rate.
+- `OptimizerOnlySymbolicBuild._maybe_symbolic_build` (Keras's TensorFlow trainer), for
+  `ElectraPretrainer`: builds only the optimizer under a tf.distribute strategy, where Keras
+  would pull a batch to build the model;
+- `GlobalClipOwnDecay._clip_gradients` and `_apply_weight_decay` (`keras.optimizers.Optimizer`),
+  for `AdamWeightDecay`: the clip factor of the summed gradient under tf.distribute, and weight
+  decay at each variable's own rate (in its `update_step`).
 
 One assumption rides on public API: the paired dropout (`layers.electra_transformer_encoder.
 dropout`) takes a float32 `keras.random.uniform` to be k / 2^23 (k / 2^24 on PyTorch); its
@@ -47,3 +48,80 @@ def all_sublayers(model):
 def in_multi_worker_mode(strategy):
     """Whether a `tf.distribute.MultiWorkerMirroredStrategy` spans more than one worker."""
     return strategy.extended._in_multi_worker_mode()
+
+
+# ---- optimizers ---------------------------------------------------------------------------------
+
+
+def uses_weight_decay(optimizer, variable):
+    """Whether `optimizer.exclude_from_weight_decay(...)` leaves `variable` decayed."""
+    return optimizer._use_weight_decay(variable)
+
+
+def variable_index(optimizer, variable):
+    """`variable`'s position in the optimizer's built variable list (its slots' index)."""
+    return optimizer._get_variable_index(variable)
+
+
+class GlobalClipOwnDecay:
+    """Mixin for a `keras.optimizers.Optimizer` subclass with a `clip_scale(grads)` method
+    (None: Keras's own clipping) and weight decay applied in its own `update_step`."""
+
+    def _clip_gradients(self, grads):
+        # Under tf.distribute each replica holds its part of the gradient and Keras clips
+        # before summing them; the clip factor has to come from the summed gradient's norm.
+        scale = self.clip_scale(grads)
+        if scale is None:
+            return super()._clip_gradients(grads)
+        import keras
+
+        return [None if g is None else g * keras.ops.cast(scale, g.dtype) for g in grads]
+
+    def _apply_weight_decay(self, variables):
+        # The base class would decay every variable at the global rate before `update_step`.
+        return
+
+
+# ---- models -------------------------------------------------------------------------------------
+
+
+class OptimizerOnlySymbolicBuild:
+    """Mixin for a `keras.Model` whose layers and metrics are built in `__init__`.
+
+    Under a tf.distribute strategy, Keras's TensorFlow trainer takes a batch off the training
+    iterator and reduces it across replicas to build the model symbolically (which fails for
+    dict inputs under MultiWorkerMirroredStrategy and shifts the data by a batch); here only
+    the optimizer is built."""
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        import keras
+
+        if keras.backend.backend() == "tensorflow" and self.optimizer is not None:
+            if not self.optimizer.built:
+                with self.distribute_strategy.scope():
+                    self.optimizer.build(self.trainable_variables)
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+# ---- checkpoints --------------------------------------------------------------------------------
+
+# Attributes through which Keras (and TensorFlow's tracking) reaches sublayers and variables a
+# second time: its tracking lists and a functional model's graph.
+BOOKKEEPING = ("_layers", "_trainable_variables", "_non_trainable_variables", "_seed_generators", "_tracker",
+               "_metrics", "_loss_tracker")
+BOOKKEEPING_PREFIXES = ("_operations", "_nodes", "_inbound", "_outbound", "_functional",
+                        "_self_unconditional", "_self_saveable")  # the last two: TensorFlow's
+
+
+def is_bookkeeping(name):
+    """Whether a layer attribute named `name` is Keras's second path to what it holds."""
+    return name in BOOKKEEPING or name.startswith(BOOKKEEPING_PREFIXES)
+
+
+def layer_attributes(layer):
+    """A layer's attributes by name; on PyTorch a layer is a torch module, whose sublayers sit
+    in its `_modules` instead."""
+    attributes = dict(vars(layer))
+    attributes.update(attributes.pop("_modules", None) or {})
+    return attributes

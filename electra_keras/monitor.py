@@ -11,6 +11,7 @@ import time
 import keras
 import numpy as np
 
+from electra_keras.atomic import atomic_path
 from electra_keras.backends import TensorBoardWriter, torch_rng
 from electra_keras.checkpoints import CHECKPOINT_DIR, latest_checkpoint, save_checkpoint
 
@@ -120,12 +121,10 @@ class RunMonitor(keras.callbacks.Callback):
         rows = read_metrics(self.csv_path)
         rows = [r for r in rows if r["step"] < row["step"]] + [row]  # a resumed run rewrites later rows
         fields = list(dict.fromkeys(k for r in rows for k in r))
-        tmp = f"{self.csv_path}.tmp"
-        with open(tmp, "w", newline="") as f:
+        with atomic_path(self.csv_path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(tmp, self.csv_path)
 
 
 def read_metrics(csv_path):
@@ -168,8 +167,9 @@ def plot_metrics(csv_path, png_path):
         if len(shown) > 1:
             ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = f"{png_path}.tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        with atomic_path(png_path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=90)
+    finally:
+        plt.close(fig)
     return png_path

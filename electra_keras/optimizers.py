@@ -10,6 +10,7 @@ import keras
 from keras import ops
 
 from electra_keras import distribute
+from electra_keras.internals import GlobalClipOwnDecay, uses_weight_decay, variable_index
 
 # Variables the original leaves undecayed ("LayerNorm", "layer_norm", "bias"), by Keras
 # variable name: LayerNorm's gamma/beta and every bias (including the MLM output_bias).
@@ -17,7 +18,7 @@ NO_DECAY_NAMES = ("gamma", "beta", "bias")
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
-class AdamWeightDecay(keras.optimizers.Optimizer):
+class AdamWeightDecay(GlobalClipOwnDecay, keras.optimizers.Optimizer):
     """Adam with decoupled weight decay, as google-research/electra's `AdamWeightDecayOptimizer`.
 
     update = m / (sqrt(v) + epsilon) (+ weight_decay * w for decayed variables);
@@ -70,7 +71,7 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
 
     def decays(self, variable):
         """Whether `variable` gets weight decay (False for LayerNorm weights and biases)."""
-        return bool(self.weight_decay) and self._use_weight_decay(variable)
+        return bool(self.weight_decay) and uses_weight_decay(self, variable)
 
     def build(self, var_list):
         if self.built:
@@ -85,21 +86,12 @@ class AdamWeightDecay(keras.optimizers.Optimizer):
                              f"{', '.join(sorted(unknown)[:5])}")
         self._multipliers = [float(self.learning_rate_multipliers.get(v.path, 1.0)) for v in var_list]
 
-    def _clip_gradients(self, grads):
-        # Under tf.distribute each replica holds its part of the gradient and Keras clips
-        # before summing them; the clip factor has to come from the summed gradient's norm.
-        scale = distribute.global_clip_scale(grads, self.global_clipnorm)
-        if scale is None:
-            return super()._clip_gradients(grads)
-        return [None if g is None else g * ops.cast(scale, g.dtype) for g in grads]
-
-    def _apply_weight_decay(self, variables):
-        # The base class would decay every variable at the global rate before `update_step`;
-        # the decay is in `update_step` instead, at each variable's own rate.
-        return
+    def clip_scale(self, grads):
+        """The factor that clips the summed gradient under tf.distribute (None: Keras clips)."""
+        return distribute.global_clip_scale(grads, self.global_clipnorm)
 
     def update_step(self, gradient, variable, learning_rate):
-        index = self._get_variable_index(variable)
+        index = variable_index(self, variable)
         lr = ops.cast(learning_rate, variable.dtype) * self._multipliers[index]
         gradient = ops.cast(gradient, variable.dtype)
         m = self._momentums[index]

@@ -25,6 +25,7 @@ compiled and trained inside the strategy's scope; only the chief process (worker
 run directory, and every worker resumes from it.
 """
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -34,6 +35,7 @@ import keras
 import numpy as np
 
 from electra_keras import distribute, word_vectors
+from electra_keras.atomic import NoSpaceLeft, atomic_json, atomic_text, is_disk_full
 from electra_keras.checkpoints import CHECKPOINT_DIR, LATEST, latest_checkpoint, restore_checkpoint, save_checkpoint  # noqa: F401
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
@@ -43,6 +45,7 @@ from electra_keras.data.text import find_text_files, iter_lines, read_as
 from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab, load_tokenizer
 from electra_keras.monitor import Preempted, Preemption, RunMonitor, plot_metrics, read_metrics  # noqa: F401
 from electra_keras.progress import StepProgress
+from electra_keras.run_lock import LOCK_FILE, RunLock, describe
 
 HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change when a run resumes
 PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
@@ -162,10 +165,7 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     and `demo`, an ELECTRA run ends by showing its discriminator on two held-out sentences with
     one word swapped (`electra_keras.detection.print_demo`).
     """
-    from electra_keras.models import ElectraPretrainer
-    from electra_keras.optimizers import electra_adamw
-
-    train, data = recipe.train, recipe.data
+    train = recipe.train
     # First: a multi-worker strategy has to exist before TensorFlow runs anything.
     dist = distribute.resolve(train.strategy)
     if resume and not run_name:
@@ -177,8 +177,33 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     run_dir = os.path.join(output_dir, run_name)
     if resume and latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))[0] is None:
         raise ValueError(f"--resume: {run_dir} has no checkpoint to resume from")
-    _check_run_dir(run_dir, recipe, overwrite and dist.is_chief)
     say = print if verbose and dist.is_chief else (lambda *a, **k: None)
+    # The chief alone writes the run directory, and holds its lock while it does.
+    with RunLock(run_dir) if dist.is_chief else contextlib.nullcontext() as lock:
+        if lock is not None and lock.took_over:
+            say(f"run directory: took over the lock of a run that ended without releasing it "
+                f"({describe(lock.took_over)})")
+        try:
+            return _pretrain_in(run_dir, run_name, recipe, dist, say, cache_dir, overwrite, verbose, callbacks, demo)
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            _, step = latest_checkpoint(os.path.join(run_dir, CHECKPOINT_DIR))
+            where = (f"step {step} in {os.path.join(run_dir, CHECKPOINT_DIR)}" if step is not None
+                     else "none yet, so the run starts again")
+            path = getattr(error, "path", None) or getattr(error, "filename", None) or run_dir
+            raise NoSpaceLeft(path, f"{path}: no space left on the device; the last whole checkpoint is {where}; "
+                                    f"free some space, then rerun the same command with --run-name {run_name} "
+                                    f"to resume") from error
+
+
+def _pretrain_in(run_dir, run_name, recipe, dist, say, cache_dir, overwrite, verbose, callbacks, demo):
+    """The run itself, in its (locked) run directory."""
+    from electra_keras.models import ElectraPretrainer
+    from electra_keras.optimizers import electra_adamw
+
+    train, data = recipe.train, recipe.data
+    _check_run_dir(run_dir, recipe, overwrite and dist.is_chief)
     say(f"run directory: {run_dir} (rerun with --run-name {run_name} to resume after a crash)")
 
     shard_dir, tokenizer, info = prepare_data(data, seed=train.seed, cache_dir=cache_dir, verbose=bool(verbose),
@@ -194,11 +219,9 @@ def pretrain(recipe, output_dir="saved_models", run_name=None, cache_dir=None, o
     if train.token_table != "random" and checkpoint is None:
         vectors = _counted_vectors(config, files, tokenizer, data.seq_len, held_out, train.token_table, say)
     if dist.is_chief:
-        tokenizer.save(run_dir)  # the run directory is made once the data are ready
-        with open(os.path.join(run_dir, "recipe.json"), "w") as f:
-            json.dump(recipe.to_dict(), f, indent=1)
-        with open(os.path.join(run_dir, "config.json"), "w") as f:
-            f.write(config.to_json())
+        tokenizer.save(run_dir)
+        atomic_json(recipe.to_dict(), os.path.join(run_dir, "recipe.json"))
+        atomic_text(config.to_json(), os.path.join(run_dir, "config.json"))
 
     keras.utils.set_random_seed(train.seed)
     keras.config.set_dtype_policy(train.dtype)
@@ -335,7 +358,10 @@ def _check_run_dir(run_dir, recipe, overwrite):
                         f"pick another --run-name, or pass --overwrite to start it again"
                     )
     elif overwrite and os.path.isdir(run_dir):
-        shutil.rmtree(run_dir)
+        for name in os.listdir(run_dir):  # all but the lock this process holds
+            path = os.path.join(run_dir, name)
+            if name != LOCK_FILE:
+                shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
 
 
 __all__ = ["pretrain", "Preempted", "prepare_data", "save_checkpoint", "restore_checkpoint", "latest_checkpoint",

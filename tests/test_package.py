@@ -11,7 +11,7 @@ import numpy as np
 
 import electra_keras as ek
 from electra_keras.optimizers import finetuning_adamw
-from tests.conftest import make_batch, tiny_config
+from conftest import make_batch, tiny_config
 
 LOAD = """
 import sys

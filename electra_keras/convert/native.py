@@ -10,6 +10,7 @@
 import json
 import os
 
+from electra_keras.atomic import atomic_path
 from electra_keras.config import ElectraConfig
 from electra_keras.convert.common import Converted, find_tokenizer, kind_of
 
@@ -47,9 +48,8 @@ def save_models(model, directory):
     os.makedirs(directory, exist_ok=True)
     for name, part in model_files(model).items():
         if part is not None:
-            path = os.path.join(directory, f"{name}.keras")
-            part.save(f"{path}.partial.keras")
-            os.replace(f"{path}.partial.keras", path)
+            with atomic_path(os.path.join(directory, f"{name}.keras"), suffix=".keras") as tmp:
+                part.save(tmp)
 
 
 def save_model_directory(converted, directory):

@@ -6,12 +6,13 @@ from keras import ops
 from electra_keras import distribute, objectives
 from electra_keras.config import INPUT_NAMES, ElectraConfig
 from electra_keras.distribute import global_sum
+from electra_keras.internals import OptimizerOnlySymbolicBuild
 from electra_keras.layers import ElectraDiscriminatorHead, ElectraGDESEmbeddings, ElectraMaskedLMHead
 from electra_keras.models.electra_backbone import ElectraBackbone, folded_backbone
 
 
 @keras.saving.register_keras_serializable(package="electra_keras")
-class ElectraPretrainer(keras.Model):
+class ElectraPretrainer(OptimizerOnlySymbolicBuild, keras.Model):
     """ELECTRA pretraining as a Keras model: `fit` trains it on every backend.
 
     `call()` masks the batch (dynamic masking, in the model as the original), runs the
@@ -221,18 +222,6 @@ class ElectraPretrainer(keras.Model):
             self.disc_recall.update_state(labels, probs, padding)
             self.disc_auc.update_state(labels, probs, padding)
         return distribute.loggable(self.get_metrics_result())
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a tf.distribute strategy, Keras's TensorFlow trainer takes a batch off the
-        # training iterator and reduces it across replicas to build the model symbolically
-        # (which fails for dict inputs under MultiWorkerMirroredStrategy and shifts the data
-        # by a batch). The layers and metrics are built in __init__; only the optimizer is left.
-        if keras.backend.backend() == "tensorflow" and self.optimizer is not None:
-            if not self.optimizer.built:
-                with self.distribute_strategy.scope():
-                    self.optimizer.build(self.trainable_variables)
-            return
-        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # ------------------------------------------------------------------ serialization
     def get_config(self):
