@@ -53,18 +53,20 @@ def run_recipes(args):
 
 
 def run_build_vocab(args):
-    from electra_keras.data.text import find_text_files, iter_lines
-    from electra_keras.data.tokenizer import build_vocab
+    from electra_keras.data.text import find_text_files
+    from electra_keras.data.tokenizer import VocabularySample, build_vocab
 
+    if args.sample_mb < 0:
+        raise ValueError(f"--sample-mb {args.sample_mb:g}: expected a size in MB, or 0 for all of the text")
     files = find_text_files(args.inputs)
-    read = dict(text_field=args.text_field, encoding_errors=args.encoding_errors, text_format=args.text_format,
-                document_separator=args.document_separator)
-    lines = (line for f in files for line in iter_lines(f, **read))
-    tokenizer = build_vocab(lines, args.vocab_size, args.lower_case, args.strip_accents,
+    sample = VocabularySample(files, args.sample_mb, args.seed, text_field=args.text_field,
+                              encoding_errors=args.encoding_errors, text_format=args.text_format,
+                              document_separator=args.document_separator)
+    tokenizer = build_vocab(sample, args.vocab_size, args.lower_case, args.strip_accents,
                             min_frequency=args.min_frequency, show_progress=True)
     tokenizer.save(args.output)
-    print(f"build-vocab: {len(tokenizer):,} tokens from {len(files)} file(s) -> {args.output}/vocab.txt "
-          f"(lower case {tokenizer.lower_case}, strip accents {tokenizer.strip_accents})")
+    print(f"build-vocab: {len(tokenizer):,} tokens from {sample.describe()} in {len(files)} file(s) -> "
+          f"{args.output}/vocab.txt (lower case {tokenizer.lower_case}, strip accents {tokenizer.strip_accents})")
     return 0
 
 

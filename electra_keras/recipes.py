@@ -32,6 +32,7 @@ class DataRecipe:
     shards: str = ""  # a build-data directory; replaces corpus and vocab settings
     vocab: str = ""  # a vocab.txt or a directory with one; empty: learn it from the corpus
     vocab_size: int = 16000
+    vocab_sample_mb: float = 100.0  # a learnt vocabulary reads a seeded sample of this much text; 0: all
     lower_case: bool = True
     strip_accents: bool = True
     seq_len: int = 128
@@ -141,6 +142,9 @@ def _check_numbers(source, section, value):
     for key in positive:
         if getattr(value, key) <= 0:
             raise ValueError(f"{source}: {section}.{key} = {getattr(value, key)!r}: expected a positive value")
+    if section == "data" and value.vocab_sample_mb < 0:
+        raise ValueError(f"{source}: data.vocab_sample_mb = {value.vocab_sample_mb!r}: expected a size in MB, "
+                         f"or 0 for all of the text")
     if section == "data" and value.document_separator:
         try:
             re.compile(value.document_separator)

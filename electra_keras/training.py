@@ -41,8 +41,8 @@ from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
 from electra_keras.data.build import build_pretraining_data, format_summary
 from electra_keras.data.pretraining import first_examples, list_shards, pretraining_dataset, read_data_info, verify_shards
-from electra_keras.data.text import find_text_files, iter_lines, read_as
-from electra_keras.data.tokenizer import WordPieceTokenizer, build_vocab, load_tokenizer
+from electra_keras.data.text import find_text_files, read_as
+from electra_keras.data.tokenizer import VocabularySample, WordPieceTokenizer, build_vocab, load_tokenizer
 from electra_keras.monitor import Preempted, Preemption, RunMonitor, plot_metrics, read_metrics  # noqa: F401
 from electra_keras.progress import StepProgress
 from electra_keras.run_lock import LOCK_FILE, RunLock, describe
@@ -76,11 +76,15 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
     if not data.corpus:
         raise ValueError("data.corpus is empty: give text files (--corpus FILES) or data.shards")
     files = find_text_files(corpora.resolve_corpus(data.corpus, os.path.join(cache_dir, "corpora")))
+    read = dict(text_field=data.text_field, encoding_errors=data.encoding_errors, text_format=data.text_format,
+                document_separator=data.document_separator)
+    sample = None if data.vocab else VocabularySample(files, data.vocab_sample_mb, seed, **read)
     key = json.dumps(
         [[os.path.abspath(f), os.path.getsize(f), read_as(f, data.text_format)] for f in files]
         + [data.vocab and os.path.abspath(data.vocab), data.vocab_size, data.lower_case,
            data.strip_accents, data.seq_len, data.shard_size_mb, data.text_field,
            data.encoding_errors, data.text_format, data.document_separator, seed]
+        + ([data.vocab_sample_mb] if sample and sample.sampled else [])  # a whole corpus: the key it had
     )
     name = "-".join(os.path.splitext(os.path.basename(f))[0] for f in files[:2])
     shard_dir = os.path.join(cache_dir, "data", f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:10]}")
@@ -93,15 +97,13 @@ def prepare_data(data, seed=0, cache_dir=None, verbose=True, build=True):
     if not build:
         raise ValueError(f"{shard_dir}: the shards are not built; with several workers, build them first "
                          f"(electra-keras build-data, then data.shards) or run the recipe once on one machine")
-    read = dict(text_field=data.text_field, encoding_errors=data.encoding_errors, text_format=data.text_format,
-                document_separator=data.document_separator)
     if data.vocab:
         tokenizer = load_tokenizer(data.vocab, data.lower_case, data.strip_accents)
     else:
+        tokenizer = build_vocab(sample, data.vocab_size, data.lower_case, data.strip_accents)
         if verbose:
-            print(f"vocab: learning {data.vocab_size} WordPieces from {len(files)} file(s)", flush=True)
-        lines = (line for f in files for line in iter_lines(f, **read))
-        tokenizer = build_vocab(lines, data.vocab_size, data.lower_case, data.strip_accents)
+            print(f"vocab: {len(tokenizer):,} WordPieces learnt from {sample.describe()} in {len(files)} file(s)",
+                  flush=True)
     build_pretraining_data(files, tokenizer, shard_dir, seq_len=data.seq_len, seed=seed,
                            shard_size_mb=data.shard_size_mb, progress=verbose, **read)
     return shard_dir, tokenizer, read_data_info(shard_dir)
@@ -338,6 +340,10 @@ def _latest_unfinished_run(output_dir, recipe_name):
     return max(candidates)[1]
 
 
+# Recipe fields added after runs were written: a run's recipe.json without one had its default.
+NEW_FIELD_DEFAULTS = {"data": {"vocab_sample_mb": 100.0}}
+
+
 def _check_run_dir(run_dir, recipe, overwrite):
     """A run directory may hold a run of this recipe only (resumed); `overwrite` empties it."""
     import shutil
@@ -351,10 +357,11 @@ def _check_run_dir(run_dir, recipe, overwrite):
             for key in sorted(set(current[section]) | set(previous.get(section, {}))):
                 if section == "train" and key in HOW_IT_RUNS:
                     continue  # the same run, resumed on other hardware
-                if previous.get(section, {}).get(key) != current[section].get(key):
+                before = previous.get(section, {}).get(key, NEW_FIELD_DEFAULTS.get(section, {}).get(key))
+                if before != current[section].get(key):
                     raise ValueError(
                         f"{run_dir} holds a run of another recipe ({section}.{key}: "
-                        f"{previous.get(section, {}).get(key)!r} there, {current[section].get(key)!r} now); "
+                        f"{before!r} there, {current[section].get(key)!r} now); "
                         f"pick another --run-name, or pass --overwrite to start it again"
                     )
     elif overwrite and os.path.isdir(run_dir):

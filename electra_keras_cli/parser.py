@@ -67,6 +67,10 @@ def build_parser():
     vocab.add_argument("--output", required=True, help="directory for vocab.txt and tokenizer_config.json")
     vocab.add_argument("--vocab-size", type=_positive_int, default=30522)
     vocab.add_argument("--min-frequency", type=_positive_int, default=2)
+    vocab.add_argument("--sample-mb", type=float, default=100.0, metavar="MB",
+                       help="learn from a seeded sample of this much text, scattered over a larger corpus "
+                            "(default 100; 0: all of it)")
+    vocab.add_argument("--seed", type=int, default=0, help="which blocks the sample takes")
 
     data = commands.add_parser("build-data", parents=[common], help="pack text into TFRecord shards for pretraining")
     _add_text_options(data)

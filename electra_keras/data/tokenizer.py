@@ -19,6 +19,7 @@ import gc
 import itertools
 import json
 import os
+import random
 import re
 import unicodedata
 
@@ -357,6 +358,64 @@ def write_vocab(tokens, path):
     with open(tmp, "w", encoding="utf-8") as f:
         f.writelines(f"{token}\n" for token in tokens)
     os.replace(tmp, path)
+
+
+VOCAB_SAMPLE_MB = 100.0  # build-vocab's default sample (docs/data.md: how the vocabulary moves with it)
+SAMPLE_BLOCK_BYTES = 2**16
+
+
+class VocabularySample:
+    """The lines a vocabulary is learnt from: all of `files`, or for a corpus larger than
+    `sample_mb`, a seeded sample of it, streamed.
+
+    The text is cut into blocks of about 64 KB at document ends (128 KB at most), and each block
+    is kept with probability sample_mb / (the files' size on disk), drawn from (seed, block
+    index): the sample is scattered over the whole corpus, the same for the same input and
+    seed, and nothing is held in memory. Compressed files count at their size on disk, so the
+    sample of a compressed corpus comes out larger than asked. After iterating, `kept_bytes` and
+    `total_bytes` say how much of the text was read into the vocabulary.
+    """
+
+    def __init__(self, files, sample_mb=VOCAB_SAMPLE_MB, seed=0, **read_options):
+        self.files = list(files)
+        self.read_options = read_options
+        self.seed = seed
+        self.disk_bytes = sum(os.path.getsize(f) for f in self.files)
+        self.fraction = 1.0 if not sample_mb or self.disk_bytes <= sample_mb * 2**20 else \
+            sample_mb * 2**20 / self.disk_bytes
+        self.kept_bytes = self.total_bytes = 0
+
+    @property
+    def sampled(self):
+        return self.fraction < 1.0
+
+    def __iter__(self):
+        from electra_keras.data.text import iter_lines
+
+        self.kept_bytes = self.total_bytes = 0
+        block, size, keep = 0, 0, self._keep(0)
+        for path in self.files:
+            for line in iter_lines(path, **self.read_options):
+                n = len(line.encode("utf-8")) + 1
+                self.total_bytes += n
+                size += n
+                if keep:
+                    self.kept_bytes += n
+                    yield line
+                if (size >= SAMPLE_BLOCK_BYTES and line == "") or size >= 2 * SAMPLE_BLOCK_BYTES:
+                    block, size = block + 1, 0
+                    keep = self._keep(block)
+
+    def _keep(self, block):
+        return self.fraction >= 1.0 or random.Random(f"{self.seed}/{block}").random() < self.fraction
+
+    def describe(self):
+        """'a 100.2 MB sample (seed 0, ...) of 40,123.0 MB', or 'all 57.3 MB of the text'."""
+        mb = 2**20
+        if not self.sampled:
+            return f"all {self.total_bytes / mb:,.1f} MB of the text"
+        return (f"a {self.kept_bytes / mb:,.1f} MB sample (seed {self.seed}, scattered blocks of about 64 KB) "
+                f"of {self.total_bytes / mb:,.1f} MB")
 
 
 def build_vocab(lines, vocab_size=30522, lower_case=True, strip_accents=None, min_frequency=2,
