@@ -11,8 +11,11 @@ def _positive_int(text):
 
 
 def _add_text_options(parser):
-    parser.add_argument("inputs", nargs="+", help="text files, directories or globs (.txt, .jsonl, .gz)")
-    parser.add_argument("--text-field", default="text", help="the text field of .jsonl records")
+    parser.add_argument("inputs", nargs="+",
+                        help="text files, directories or globs (.txt, .jsonl, either also as .gz .bz2 .xz .zst; "
+                             ".parquet; a datasets save_to_disk directory)")
+    parser.add_argument("--text-field", default="text",
+                        help="the text field of .jsonl records, the text column of Parquet and Arrow files")
     parser.add_argument("--encoding-errors", default="strict", choices=("strict", "replace"),
                         help="undecodable bytes: stop naming the file and line, or replace them")
     parser.add_argument("--text-format", default="auto", choices=("auto", "lines", "paragraphs"),

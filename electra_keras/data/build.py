@@ -44,7 +44,9 @@ def _chunks(files, shard_bytes, read_options):
     """Yield (index, lines, read_stats) cut at document ends after `shard_bytes` of text.
 
     A document longer than twice the chunk size is cut inside (packing restarts there), so a
-    file without blank lines cannot make a chunk unbounded.
+    file without blank lines cannot make a chunk unbounded. A full chunk is handed out when
+    the next line arrives, or at the end with what was read after its last line (blank lines,
+    a file's last compressed bytes): the chunks' `input_bytes` add up to the input's size.
     """
     running, emitted = ReadStats(), ReadStats()
 
@@ -53,17 +55,25 @@ def _chunks(files, shard_bytes, read_options):
         emitted.add(delta)
         return delta
 
-    index, lines, size = 0, [], 0
+    index, lines, size, full = 0, [], 0, None
     for path in files:
         # Sentences are split in the workers: the reading process only decodes and cuts.
         for line in iter_lines(path, stats=running, **dict(read_options, sentences=False)):
+            if full:
+                yield full
+                full = None
             lines.append(line)
             size += len(line) + 1
             if (size >= shard_bytes and line == "") or size >= 2 * shard_bytes:
-                yield index, lines, since_last_chunk()
+                full = (index, lines, since_last_chunk())
                 index, lines, size = index + 1, [], 0
     if any(lines):
+        if full:
+            yield full
         yield index, lines, since_last_chunk()
+    elif full:
+        full[2].add(since_last_chunk())
+        yield full
 
 
 # ---- worker side -------------------------------------------------------------------------------
@@ -183,8 +193,8 @@ def _load_done(output_dir, index):
 def summarize(records, seq_len):
     """Totals over shard records: documents, examples, tokens, padding fraction, UNK rate."""
     keys = ("documents", "examples", "tokens", "unk_tokens", "dropped_tokens", "long_sentences",
-            "single_segment", "replaced_lines", "lines", "bytes", "text_bytes", "file_bytes")
-    total = {k: sum(r[k] for r in records) for k in keys}
+            "single_segment", "replaced_lines", "lines", "bytes", "input_bytes", "text_bytes", "file_bytes")
+    total = {k: sum(r.get(k, 0) for r in records) for k in keys}
     slots = total["examples"] * seq_len
     total["shards"] = len(records)
     total["padding_fraction"] = 1 - total["tokens"] / slots if slots else 0.0
@@ -249,7 +259,7 @@ def build_pretraining_data(
     _remove_partial_files(output_dir)
     tokenizer.save(output_dir)
     total_bytes = sum(size for _, size in settings["inputs"])
-    expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # gzip inputs: a lower bound
+    expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
     if num_workers is None:  # a worker costs seconds to start (it imports TensorFlow): ~1 per 16 MB
         num_workers = max(1, min(os.cpu_count() or 1, total_bytes // WORKER_BYTES))
     num_workers = min(num_workers, expected_shards)
@@ -259,7 +269,8 @@ def build_pretraining_data(
 
     def finished(index, record):
         records[index] = record
-        bar.update(record["bytes"])
+        # Input bytes, as total_bytes counts them: compressed files by their compressed size.
+        bar.update(record.get("input_bytes", record["bytes"]))
 
     chunks = _chunks(files, int(shard_size_mb * 2**20), read_options)
     if num_workers == 1:
@@ -322,4 +333,6 @@ def _progress_bar(total, enabled):
         return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="B", unit_scale=True, desc="build-data", file=sys.stdout)
+    # Bytes of the whole input (compressed files by their size on disk): "1.20GB/4.80GB [05:01<15:03, 4.0MB/s]".
+    return tqdm(total=total, unit="B", unit_scale=True, desc="build-data", file=sys.stdout,
+                bar_format="{l_bar}{bar}| {n_fmt}B/{total_fmt}B [{elapsed}<{remaining}, {rate_fmt}]")

@@ -10,26 +10,50 @@ Accepted inputs (a path, a directory searched recursively, or a glob):
   - "auto" (the default) takes "paragraphs" for a file whose lines are mostly wrapped at a
     fixed width (`looks_wrapped`) and "lines" otherwise;
 - JSON Lines: one document per line, its text in a field (``text`` by default);
-- gzip of either (``.gz``).
+- either compressed: gzip (``.gz``), bzip2 (``.bz2``), xz (``.xz``) or Zstandard (``.zst``,
+  with the ``zstandard`` package);
+- Parquet (``.parquet``): one document per row, its text in a column (``text_field``), read a
+  record batch at a time (with ``pyarrow``);
+- Arrow IPC streams (``.arrow``), as Hugging Face ``datasets`` writes them: a directory made by
+  ``Dataset.save_to_disk`` is read through the files its ``state.json`` lists, in order,
+  without the ``datasets`` package.
 
-The stream handed to packing is the original's: non-blank lines are sentences and ``""``
-marks the end of a document. Errors name the file and the line.
+Every format streams: memory holds a line or a record batch, never a file. The stream handed to
+packing is the original's: non-blank lines are sentences and ``""`` marks the end of a
+document. Errors name the file and the line (or row).
 """
 
+import bz2
 import dataclasses
 import glob
 import gzip
+import importlib
+import io
 import json
+import lzma
 import os
 import re
+import zlib
 
-TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".txt.gz", ".text.gz", ".jsonl.gz")
+TEXT_BASES = (".txt", ".text", ".jsonl")
+COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
+RECORD_SUFFIXES = (".parquet", ".arrow")  # columnar files: one document per row
+TEXT_SUFFIXES = (
+    TEXT_BASES + tuple(base + c for c in COMPRESSIONS for base in TEXT_BASES) + RECORD_SUFFIXES
+)
 TEXT_FORMATS = ("auto", "lines", "paragraphs")
+EXTRA = "pip install 'electra-keras[corpora]'"  # the extra with the optional readers
+RECORD_BATCH_ROWS = 1024  # Parquet rows decoded at a time: a batch of documents, never a file
+_TELL_EVERY = 256  # lines of a compressed file between two looks at how much of it was read
+DATASET_STATE = "state.json"  # written by datasets' save_to_disk beside its data-*.arrow files
 
 # A sentence ends at . ! or ? (optionally followed by closing quotes or brackets) when the next
 # word starts with a capital, a digit or an opening quote. Good enough for packing, which only
 # needs sentence boundaries to decide where segment A ends.
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+
+# What a damaged compressed file raises while it is read (zstd errors become OSError below).
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
 class InputError(ValueError):
@@ -39,10 +63,11 @@ class InputError(ValueError):
 @dataclasses.dataclass
 class ReadStats:
     files: int = 0
-    lines: int = 0
+    lines: int = 0  # lines of text files, rows of Parquet and Arrow files
     documents: int = 0
-    bytes: int = 0
+    bytes: int = 0  # text read, after decompression
     replaced_lines: int = 0  # lines with undecodable bytes replaced by U+FFFD
+    input_bytes: int = 0  # bytes of the input files consumed (compressed size): a whole file adds its size
 
     def add(self, other):
         for field in dataclasses.fields(self):
@@ -58,11 +83,65 @@ def split_sentences(text):
     return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
 
 
-def find_text_files(inputs):
-    """Expand files, directories and globs into a sorted list of text files.
+def _compression(path):
+    return next((c for c in COMPRESSIONS if path.endswith(c)), "")
 
-    Directories are searched recursively for files ending in one of `TEXT_SUFFIXES`; files
-    named explicitly are taken whatever their suffix (read as plain text unless ``.jsonl``).
+
+def file_kind(path):
+    """How a file is read, by its name: "jsonl", "parquet", "arrow" or "text".
+
+    >>> [file_kind(p) for p in ("a.jsonl.zst", "b.parquet", "data-00000-of-00001.arrow", "c.txt.xz", "notes")]
+    ['jsonl', 'parquet', 'arrow', 'text', 'text']
+    """
+    path = os.fspath(path)
+    name = path.removesuffix(_compression(path))
+    for kind in ("jsonl", "parquet", "arrow"):
+        if name.endswith(f".{kind}"):
+            return kind
+    return "text"
+
+
+def _dataset_files(directory, names):
+    """The Arrow files of a `datasets` save_to_disk directory, in its order, as its state.json
+    lists them (`datasets` may have left cache-*.arrow files of later transforms beside them)."""
+    state_path = os.path.join(directory, DATASET_STATE)
+    try:
+        with open(state_path, encoding="utf-8") as f:
+            listed = [entry["filename"] for entry in json.load(f)["_data_files"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise InputError(
+            f"{state_path}: not a datasets state file (expected a JSON object whose _data_files lists "
+            f"{{'filename': ...}} entries; {type(error).__name__}: {error})"
+        ) from None
+    missing = [name for name in listed if name not in names]
+    if missing:
+        raise InputError(f"{state_path}: lists {missing[0]}, which is not in {directory}")
+    return [os.path.join(directory, name) for name in listed]
+
+
+def _search(directory):
+    """Input files under `directory`, sorted by path; a save_to_disk directory's files in its order."""
+    found = []  # (sort key, path)
+    for root, _, names in os.walk(directory):
+        names = set(names)
+        arrow = {name for name in names if name.endswith(".arrow")}
+        if arrow and DATASET_STATE in names:
+            listed = _dataset_files(root, arrow)
+            if listed:  # kept together, in order
+                found += [((listed[0], i), path) for i, path in enumerate(listed)]
+            names -= arrow
+        found += [((path, 0), path) for path in (os.path.join(root, n) for n in names) if path.endswith(TEXT_SUFFIXES)]
+    return [path for _, path in sorted(found)]
+
+
+def find_text_files(inputs):
+    """Expand files, directories and globs into a list of input files, in a fixed order.
+
+    Directories are searched recursively for files ending in one of `TEXT_SUFFIXES`, sorted by
+    path; a directory written by `datasets`' ``save_to_disk`` contributes the Arrow files its
+    state.json lists. Files named explicitly are taken whatever their suffix (read as plain
+    text unless `file_kind` says otherwise). A format whose optional package is missing is an
+    error here, before anything is read.
     """
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
@@ -72,16 +151,11 @@ def find_text_files(inputs):
     found = []
     for item in inputs:
         if os.path.isdir(item):
-            in_dir = sorted(
-                os.path.join(root, name)
-                for root, _, names in os.walk(item)
-                for name in names
-                if name.endswith(TEXT_SUFFIXES)
-            )
+            in_dir = _search(item)
             if not in_dir:
                 raise InputError(
                     f"{item}: the directory holds no text files (expected names ending in "
-                    f"{', '.join(TEXT_SUFFIXES)})"
+                    f"{', '.join(TEXT_SUFFIXES)}, or a datasets save_to_disk directory)"
                 )
             found += in_dir
         elif os.path.isfile(item):
@@ -96,15 +170,110 @@ def find_text_files(inputs):
     files = list(dict.fromkeys(found))  # keep order, drop repeats
     if all(os.path.getsize(f) == 0 for f in files):
         raise InputError(f"the input is empty: {', '.join(files[:3])} hold no text")
+    for path in files:
+        _check_readable(path)
     return files
 
 
-def _open_binary(path):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+def _check_readable(path):
+    kind, compression = file_kind(path), _compression(path)
+    if kind in ("parquet", "arrow"):
+        if compression:
+            raise InputError(
+                f"{path}: {kind} files are read as they are ({kind} compresses inside); "
+                f"decompress the file or rename it without {compression}"
+            )
+        _optional("pyarrow", path)
+    if compression == ".zst":
+        _optional("zstandard", path)
 
 
-def _is_jsonl(path):
-    return path.removesuffix(".gz").endswith(".jsonl")
+def _optional(module, path):
+    """Import an optional reader's package; its absence is an error naming the file and the extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(f"{path}: reading this file needs the {module} package: {EXTRA}") from None
+
+
+class _ZstdReader(io.RawIOBase):
+    """A Zstandard stream of one or more frames (as ``zstd`` and ``pzstd`` write them).
+
+    zstandard's own stream_reader ends quietly inside a truncated frame; a cut file is an
+    error here. The input is decompressed 8 KB at a time, so memory holds 8 KB times the
+    compression ratio. Windows up to 2 GiB are accepted (``zstd --long=31`` corpora).
+    """
+
+    def __init__(self, raw, path):
+        self._zstd = _optional("zstandard", path)
+        self._raw, self._frame, self._out, self._at = raw, None, b"", 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while self._at == len(self._out):
+            chunk = self._raw.read(1 << 13)
+            if not chunk:
+                if self._frame is not None:
+                    raise EOFError("compressed file ended before the end of its last zstd frame")
+                return 0
+            out = []
+            while chunk:
+                if self._frame is None:
+                    self._frame = self._zstd.ZstdDecompressor(max_window_size=1 << 31).decompressobj()
+                try:
+                    out.append(self._frame.decompress(chunk))
+                except self._zstd.ZstdError as error:
+                    raise OSError(f"not Zstandard data, or damaged ({error})") from None
+                chunk = b""
+                if self._frame.eof:  # a frame ends; what follows it starts the next one
+                    chunk, self._frame = self._frame.unused_data, None
+            self._out, self._at = b"".join(out), 0
+        n = min(len(buffer), len(self._out) - self._at)
+        buffer[:n] = self._out[self._at : self._at + n]
+        self._at += n
+        return n
+
+
+def _decompressed(raw, path):
+    compression = _compression(path)
+    if compression == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if compression == ".bz2":
+        return bz2.BZ2File(raw)
+    if compression == ".xz":
+        return lzma.LZMAFile(raw)
+    if compression == ".zst":
+        return io.BufferedReader(_ZstdReader(raw, path), buffer_size=1 << 17)
+    return raw
+
+
+def _raw_lines(path, stats=None):
+    """Yield the lines of a text file, decompressed, as bytes.
+
+    `stats.input_bytes` follows the bytes taken from disk (for a compressed file, checked every
+    `_TELL_EVERY` lines) and reaches the file's size once the file is read to its end: progress
+    over compressed inputs ends at their total size.
+    """
+    try:
+        with open(path, "rb") as raw, _decompressed(raw, path) as f:
+            if stats is None:
+                yield from f
+                return
+            compressed, done = f is not raw, 0
+            for number, line in enumerate(f, start=1):
+                if not compressed:
+                    stats.input_bytes += len(line)
+                elif number % _TELL_EVERY == 0:
+                    position = raw.tell()
+                    stats.input_bytes += position - done
+                    done = position
+                yield line
+            if compressed:
+                stats.input_bytes += os.fstat(raw.fileno()).st_size - done
+    except _READ_ERRORS as error:
+        raise InputError(f"{path}: cannot be read ({error})") from None
 
 
 def _decode(raw, path, number, errors, stats):
@@ -122,14 +291,13 @@ def _decode(raw, path, number, errors, stats):
 
 
 def read_as(path, text_format="auto"):
-    """How `iter_lines` reads `path` under `text_format`: "jsonl", "lines" or "paragraphs"."""
-    if _is_jsonl(os.fspath(path)):
-        return "jsonl"
+    """How `iter_lines` reads `path` under `text_format`: "jsonl", "parquet", "arrow", "lines"
+    or "paragraphs"."""
+    kind = file_kind(path)
+    if kind != "text":
+        return kind
     if text_format == "auto":
-        try:
-            return "paragraphs" if looks_wrapped(path) else "lines"
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
-            raise InputError(f"{os.fspath(path)}: cannot be read ({error})") from None
+        return "paragraphs" if looks_wrapped(path) else "lines"
     return text_format
 
 
@@ -138,12 +306,11 @@ def looks_wrapped(path, sample=4000):
     lines, nine in ten are at most 100 characters, almost none is longer than that width plus
     10% (wrapping cuts every line at it, where sentences have a long tail), and most lines
     continue on the next one (paragraphs of several lines)."""
-    lines, path = [], os.fspath(path)
-    with _open_binary(path) as f:
-        for raw in f:
-            lines.append(raw.decode("utf-8", errors="replace").strip())
-            if len(lines) >= 3 * sample:
-                break
+    lines = []
+    for raw in _raw_lines(os.fspath(path)):
+        lines.append(raw.decode("utf-8", errors="replace").strip())
+        if len(lines) >= 3 * sample:
+            break
     lengths = sorted([len(line) for line in lines if line][:sample])
     if len(lengths) < 20:
         return False
@@ -157,8 +324,9 @@ def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=T
     """Yield the original's line stream for one file: sentences, and ``""`` after each document.
 
     Args:
-      path: a plain-text or JSON Lines file, optionally gzipped.
-      text_field: the JSON field holding a document's text.
+      path: a plain-text or JSON Lines file (optionally compressed), a Parquet file or an
+        Arrow stream file (see the module's docstring).
+      text_field: the JSON field, or the Parquet or Arrow column, holding a document's text.
       encoding_errors: "strict" (raise, naming file and line) or "replace".
       sentences: split each line into sentences (the original expects one sentence per line;
         splitting a line that already is one sentence changes nothing).
@@ -166,6 +334,17 @@ def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=T
       text_format: "lines", "paragraphs" or "auto" for plain text (see the module's docstring).
       document_separator: in "paragraphs" mode, a regular expression; a line matching it
         whole ends a document (and is dropped). Empty: a document per file.
+
+    Returns:
+      A generator of strings: the sentences (or lines) of each document, then ``""``.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.jsonl")
+    >>> _ = open(path, "w").write('{"text": "It rains. The sky is grey."}\\n{"text": "Sun."}\\n')
+    >>> list(iter_lines(path))
+    ['It rains.', 'The sky is grey.', '', 'Sun.', '']
     """
     if encoding_errors not in ("strict", "replace"):
         raise ValueError(f"encoding_errors={encoding_errors!r}: expected 'strict' or 'replace'")
@@ -177,44 +356,113 @@ def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=T
         raise ValueError(f"document_separator={document_separator!r}: not a regular expression ({error})") from None
     stats = stats if stats is not None else ReadStats()
     path = os.fspath(path)
-    jsonl = _is_jsonl(path)
-    try:
-        if read_as(path, text_format) == "paragraphs":
-            stats.files += 1
-            yield from _iter_paragraphs(path, encoding_errors, sentences, stats, separator)
-            return
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise InputError(f"{path}: cannot be read ({error})") from None
+    _check_readable(path)
+    reading = read_as(path, text_format)
     stats.files += 1
+    if reading == "paragraphs":
+        yield from _iter_paragraphs(path, encoding_errors, sentences, stats, separator)
+        return
+    if reading == "lines":
+        paragraphs = (line or None for _, line in _text_lines(path, encoding_errors, stats))
+    elif reading == "jsonl":
+        paragraphs = _jsonl_paragraphs(path, text_field, encoding_errors, stats)
+    else:
+        paragraphs = _record_paragraphs(path, reading, text_field, stats)
     in_document = False
-    try:
-        with _open_binary(path) as f:
-            for number, raw in enumerate(f, start=1):
-                stats.lines += 1
-                stats.bytes += len(raw)
-                line = _decode(raw, path, number, encoding_errors, stats).strip()
-                if jsonl:
-                    if not line:
-                        continue
-                    paragraphs = _jsonl_text(line, path, number, text_field).split("\n")
-                else:
-                    paragraphs = [line]
-                for paragraph in paragraphs:
-                    paragraph = paragraph.strip()
-                    if not paragraph:
-                        continue
-                    for sentence in split_sentences(paragraph) if sentences else [paragraph]:
-                        in_document = True
-                        yield sentence
-                if in_document and (jsonl or not line):
-                    stats.documents += 1
-                    in_document = False
-                    yield ""
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
-        raise InputError(f"{path}: cannot be read ({error})") from None
+    for paragraph in paragraphs:
+        if paragraph is None:  # a document ends
+            if in_document:
+                stats.documents += 1
+                in_document = False
+                yield ""
+            continue
+        paragraph = paragraph.strip()
+        if not paragraph:
+            continue
+        for sentence in split_sentences(paragraph) if sentences else [paragraph]:
+            in_document = True
+            yield sentence
     if in_document:
         stats.documents += 1
         yield ""
+
+
+def _text_lines(path, encoding_errors, stats):
+    """(line number, decoded and stripped line) of a text file, counted in `stats`."""
+    for number, raw in enumerate(_raw_lines(path, stats), start=1):
+        stats.lines += 1
+        stats.bytes += len(raw)
+        yield number, _decode(raw, path, number, encoding_errors, stats).strip()
+
+
+def _jsonl_paragraphs(path, field, encoding_errors, stats):
+    """The lines of each JSON Lines document's text, then None."""
+    for number, line in _text_lines(path, encoding_errors, stats):
+        if line:
+            yield from _jsonl_text(line, path, number, field).split("\n")
+            yield None
+
+
+def _record_paragraphs(path, kind, field, stats):
+    """The lines of each row's text in a Parquet or Arrow file, then None; a record batch at a time."""
+    pa = _optional("pyarrow", path)
+    compute = _optional("pyarrow.compute", path)
+    row = done = 0
+    try:
+        for column, consumed in _record_columns(pa, path, kind, field):
+            stats.lines += len(column)
+            stats.bytes += compute.sum(compute.binary_length(column)).as_py() or 0
+            for text in column.to_pylist():
+                if text is None:
+                    raise InputError(f"{path}: row {row} (counting from 0): column {field!r} is null, expected text")
+                yield from text.split("\n")
+                yield None
+                row += 1
+            stats.input_bytes += consumed - done
+            done = consumed
+    except (pa.ArrowException, OSError) as error:
+        where = f" after {row:,} rows" if row else ""
+        raise InputError(f"{path}: cannot be read as {kind}{where} ({error})") from None
+    stats.input_bytes += os.path.getsize(path) - done
+
+
+def _record_columns(pa, path, kind, field):
+    """(text column, input bytes consumed so far) for each record batch of a Parquet or Arrow file."""
+    size = os.path.getsize(path)
+    if kind == "parquet":
+        parquet = _optional("pyarrow.parquet", path).ParquetFile(path)
+        with parquet:
+            _text_column(parquet.schema_arrow, field, path)
+            rows, done = parquet.metadata.num_rows, 0
+            for batch in parquet.iter_batches(batch_size=RECORD_BATCH_ROWS, columns=[field]):
+                done += batch.num_rows
+                yield batch.column(0), size * done // max(rows, 1)
+        return
+    with pa.OSFile(path) as source:
+        if source.read(6) == b"ARROW1":  # the IPC file format (random access), not a stream
+            reader = pa.ipc.open_file(source)
+            index, batches = _text_column(reader.schema, field, path), reader.num_record_batches
+            for i in range(batches):
+                yield reader.get_batch(i).column(index), size * (i + 1) // batches
+            return
+        source.seek(0)
+        reader = pa.ipc.open_stream(source)  # what datasets writes: batches one after another
+        index = _text_column(reader.schema, field, path)
+        for batch in reader:
+            yield batch.column(index), source.tell()
+
+
+def _text_column(schema, field, path):
+    """Index of the text column in `schema`; an error listing the columns when it is missing."""
+    import pyarrow as pa
+
+    index = schema.get_field_index(field)
+    if index < 0:
+        raise InputError(f"{path}: no column {field!r} (columns: {', '.join(schema.names)}); pass --text-field NAME")
+    kind = schema.field(index).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
+        raise InputError(f"{path}: column {field!r} holds {kind}, expected strings (text)")
+    return index
 
 
 def _iter_paragraphs(path, encoding_errors, sentences, stats, separator):
@@ -226,25 +474,21 @@ def _iter_paragraphs(path, encoding_errors, sentences, stats, separator):
         paragraph.clear()
         return split_sentences(text) if sentences else [text] if text else []
 
-    with _open_binary(path) as f:
-        for number, raw in enumerate(f, start=1):
-            stats.lines += 1
-            stats.bytes += len(raw)
-            line = _decode(raw, path, number, encoding_errors, stats).strip()
-            if separator is not None and line and separator.fullmatch(line):
-                for sentence in flush():
-                    in_document = True
-                    yield sentence
-                if in_document:
-                    stats.documents += 1
-                    in_document = False
-                    yield ""
-            elif line:
-                paragraph.append(line)
-            else:
-                for sentence in flush():
-                    in_document = True
-                    yield sentence
+    for _, line in _text_lines(path, encoding_errors, stats):
+        if separator is not None and line and separator.fullmatch(line):
+            for sentence in flush():
+                in_document = True
+                yield sentence
+            if in_document:
+                stats.documents += 1
+                in_document = False
+                yield ""
+        elif line:
+            paragraph.append(line)
+        else:
+            for sentence in flush():
+                in_document = True
+                yield sentence
     for sentence in flush():
         in_document = True
         yield sentence
