@@ -10,7 +10,8 @@ file of this project names, so `keras.saving.load_model(path)` needs nothing mor
 import importlib
 
 from electra_keras.config import ElectraConfig
-from electra_keras.models import ElectraBackbone, ElectraClassifier, ElectraPretrainer, ElectraSpanExtractor
+from electra_keras.models import (ElectraBackbone, ElectraClassifier, ElectraPretrainer, ElectraSpanExtractor,
+                                  ElectraTextClassifier, ElectraTextClassifierPreprocessor, ElectraTokenizer)
 
 __version__ = "0.1.0"
 
@@ -19,7 +20,8 @@ _SUBMODULES = ("convert", "data", "evaluation", "finetuning", "flops", "layers",
 _NAMES = {"detect": "electra_keras.detection"}  # name: the module that defines it
 
 __all__ = sorted(["ElectraBackbone", "ElectraClassifier", "ElectraConfig", "ElectraPretrainer",
-                  "ElectraSpanExtractor", *_NAMES, *_SUBMODULES])
+                  "ElectraSpanExtractor", "ElectraTextClassifier", "ElectraTextClassifierPreprocessor",
+                  "ElectraTokenizer", *_NAMES, *_SUBMODULES])
 
 
 def __getattr__(name):

@@ -3,7 +3,8 @@
 Checked against keras 3.15.1, keras-hub 0.32.0 and tensorflow 2.21.0; pyproject.toml caps
 those three below their next minor versions, so a new release is taken up on purpose, with
 this module's tests (tests/test_layers.py: the fast encoder layer against keras-hub's own
-`call`, values and gradients; tests/test_distribute.py; tests/test_optimizers.py).
+`call`, values and gradients; tests/test_distribute.py; tests/test_optimizers.py;
+tests/test_text_classifier.py: `ElectraTokenizer` on both of keras-hub's preprocessing paths).
 
 Private methods the package overrides are here too, as mixins its classes inherit first:
 
@@ -102,6 +103,25 @@ class OptimizerOnlySymbolicBuild:
                     self.optimizer.build(self.trainable_variables)
             return
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+# ---- keras-hub preprocessing --------------------------------------------------------------------
+
+
+def keras_hub_tensor_utils():
+    """keras-hub's helpers for the two paths of its preprocessing layers (`keras_hub.src.utils.
+    tensor_utils`): `tf` (None without TensorFlow), `preprocessing_function` (the graph path's
+    conversions), `canonicalize_python_string_inputs` and `restore_outer_shape` (the eager path's),
+    for `ElectraTokenizer.tokenize`."""
+    from keras_hub.src.utils import tensor_utils
+
+    return tensor_utils
+
+
+def uses_tf_workflow(layer):
+    """Whether a keras-hub preprocessing layer runs its TensorFlow path (inside tf.data or a
+    tf.function, or when built with `_allow_python_workflow=False`) rather than plain Python."""
+    return layer._use_tf_workflow()
 
 
 # ---- checkpoints --------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def load_keras_hub(directory, layer_norm_epsilon=1e-12):
     if not is_keras_hub_preset(directory):
         raise FileNotFoundError(f"{directory} is not a keras-hub preset: it needs metadata.json and config.json")
     theirs = keras_hub.models.ElectraBackbone.from_preset(directory)
-    tokenizer = _keras_hub_tokenizer(directory)
+    tokenizer = keras_hub_tokenizer(directory)
     config = ElectraConfig(
         vocabulary_size=theirs.vocab_size,
         embedding_dim=theirs.embedding_dim,
@@ -114,7 +114,8 @@ def load_keras_hub(directory, layer_norm_epsilon=1e-12):
     return Converted(ours, tokenizer, config, "backbone")
 
 
-def _keras_hub_tokenizer(directory):
+def keras_hub_tokenizer(directory):
+    """Our `WordPieceTokenizer` with the vocabulary and settings of a keras-hub preset's tokenizer."""
     import keras_hub
 
     from electra_keras.data.tokenizer import WordPieceTokenizer
@@ -127,4 +128,4 @@ def _keras_hub_tokenizer(directory):
                               strip_accents=theirs.strip_accents)
 
 
-__all__ = ["save_keras_hub", "load_keras_hub", "to_keras_hub_backbone", "is_keras_hub_preset"]
+__all__ = ["save_keras_hub", "load_keras_hub", "to_keras_hub_backbone", "is_keras_hub_preset", "keras_hub_tokenizer"]

@@ -157,6 +157,29 @@ class ElectraBackbone(Backbone):
             **sizes,
         )
 
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **kwargs):
+        """The backbone of a local model directory: a pretraining run or converted checkpoint of
+        ours (backbone.keras, config.json, vocab.txt), a keras-hub preset written by
+        `save_to_preset`, or a keras-hub preset of `keras_hub.models.ElectraBackbone` (its
+        weights copied into ours). Nothing is downloaded; any other directory is a ValueError
+        that names these layouts (`electra_keras.models.electra_presets`).
+
+        Args:
+            preset: the directory.
+            load_weights: False gives a freshly initialized backbone of the same sizes.
+            dtype: a dtype policy for the backbone, e.g. "mixed_bfloat16".
+        """
+        from electra_keras.models import electra_presets
+
+        if electra_presets.layout(preset) == electra_presets.KERAS_HUB_OURS:
+            return super().from_preset(preset, load_weights=load_weights, **kwargs)
+        unknown = set(kwargs) - {"dtype"}
+        if unknown:
+            raise TypeError(f"from_preset got unexpected arguments {sorted(unknown)} (it takes load_weights, dtype)")
+        backbone, _ = electra_presets.load_backbone(preset, load_weights, dtype=kwargs.get("dtype"))
+        return backbone
+
     @property
     def token_embedding(self):
         return self.embeddings.token_embedding

@@ -20,6 +20,32 @@ def deserialize_task_config(config):
     return config
 
 
+def check_head_arguments(num_classes, pooling):
+    if num_classes < 1:
+        raise ValueError(f"Expected num_classes >= 1 (1 for regression). Received: num_classes={num_classes}")
+    if pooling not in ("cls", "mean"):
+        raise ValueError(f"Expected pooling 'cls' or 'mean'. Received: pooling={pooling!r}")
+
+
+def classifier_head(num_classes, dropout, seed=None, dtype=None, activation=None):
+    """The head's layers: dropout, one dense layer, and the logits in float32 (`activation` on
+    them, None for logits). The names are the weights' names in every model that has this head."""
+    return (
+        keras.layers.Dropout(dropout, seed=seed, dtype=dtype, name="classifier_dropout"),
+        keras.layers.Dense(num_classes, dtype=dtype, name="classifier"),
+        keras.layers.Activation(activation or "linear", dtype="float32", name="logits"),
+    )
+
+
+def pool(states, padding_mask, pooling):
+    """(batch, hidden) from the (batch, seq, hidden) states: the [CLS] state, or the mean over
+    the tokens of `padding_mask`."""
+    if pooling == "cls":
+        return states[:, 0, :]
+    mask = keras.ops.cast(padding_mask, states.dtype)[:, :, None]
+    return keras.ops.sum(states * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1)
+
+
 @keras.saving.register_keras_serializable(package="electra_keras")
 class ElectraClassifier(keras.Model):
     """Classification or regression on the [CLS] state, as the original's GLUE head.
@@ -51,25 +77,16 @@ class ElectraClassifier(keras.Model):
     """
 
     def __init__(self, backbone, num_classes, dropout=0.1, seed=None, dtype=None, pooling="cls", **kwargs):
-        if num_classes < 1:
-            raise ValueError(f"Expected num_classes >= 1 (1 for regression). Received: num_classes={num_classes}")
-        if pooling not in ("cls", "mean"):
-            raise ValueError(f"Expected pooling 'cls' or 'mean'. Received: pooling={pooling!r}")
+        check_head_arguments(num_classes, pooling)
         # A functional model keeps no policy of its own: the head's is remembered for get_config.
         policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
         # === Layers ===
-        head_dropout = keras.layers.Dropout(dropout, seed=seed, dtype=policy, name="classifier_dropout")
-        head = keras.layers.Dense(num_classes, dtype=policy, name="classifier")
-        to_float32 = keras.layers.Activation("linear", dtype="float32", name="logits")
+        head_dropout, head, to_float32 = classifier_head(num_classes, dropout, seed=seed, dtype=policy)
 
         # === Functional model ===
         inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
         states = sequence_output(backbone, inputs)  # (batch, seq, hidden)
-        if pooling == "cls":
-            pooled = states[:, 0, :]
-        else:
-            mask = keras.ops.cast(inputs["padding_mask"], states.dtype)[:, :, None]
-            pooled = keras.ops.sum(states * mask, axis=1) / keras.ops.maximum(keras.ops.sum(mask, axis=1), 1)
+        pooled = pool(states, inputs["padding_mask"], pooling)  # (batch, hidden)
         logits = to_float32(head(head_dropout(pooled)))  # (batch, num_classes)
         super().__init__(inputs=inputs, outputs=logits, **kwargs)
 
