@@ -4,6 +4,12 @@ consumes.
 
     python benchmarks/data_pipeline.py [--data ../shared/data] [--presets tiny,small] [--out DIR]
     python benchmarks/data_pipeline.py --tokenizers-only
+    python benchmarks/data_pipeline.py --build-only [--big-mb 500]
+
+`--build-only` measures build-data end to end against raw tokenization on the public-domain
+corpus, its scaling from 1 to 2 worker processes on that corpus four times over, and its peak
+memory (RSS of the driver and of any one worker) on generated corpora of `--small-mb` and
+`--big-mb`, then projects core-hours for 20 and 40 GB; results/build_data.{md,png}.
 
 Prints markdown tables and writes data_pipeline.png next to them (default: benchmarks/results/).
 The corpora are the real ones in ../shared/data (not part of the repository).
@@ -136,6 +142,117 @@ def bench_tokenizers(data, vocab_size, work, bert_sample=5000):
     return dict(rows=rows, sentences=len(sentences), megabytes=size, exact_rows=len(exact_rows), same_ids=same)
 
 
+BUILD_CHILD = """
+import json, resource, sys, time
+from electra_keras.data.build import build_pretraining_data
+inputs, vocab, out, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+if __name__ == "__main__":
+    start = time.perf_counter()
+    build_pretraining_data(inputs, vocab, out, seq_len=128, shard_size_mb=4.0, num_workers=workers, progress=False)
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def build_in_child(inputs, vocab_dir, out, workers):
+    """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker)."""
+    import json
+    import subprocess
+    import sys
+
+    shutil.rmtree(out, ignore_errors=True)
+    script = os.path.join(os.path.dirname(out), "build_child.py")
+    with open(script, "w") as f:
+        f.write(BUILD_CHILD)
+    result = subprocess.run([sys.executable, script, inputs, vocab_dir, out, str(workers)], capture_output=True,
+                            text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def repeated(sources, megabytes, path):
+    """A corpus of about `megabytes` MB: the source files over and over, a blank line between copies."""
+    with open(path, "wb") as out:
+        while out.tell() < megabytes * 2**20:
+            for source in sources:
+                with open(source, "rb") as f:
+                    shutil.copyfileobj(f, out)
+                out.write(b"\n\n")
+    return path
+
+
+def bench_end_to_end(args, work):
+    import glob
+
+    from electra_keras.data import build_vocab, iter_lines
+    from electra_keras.data.tokenizer import WordPieceTokenizer
+
+    files = sorted(glob.glob(os.path.join(args.data, "public_domain", "*.txt")))
+    sentences = [line for path in files for line in iter_lines(path) if line]
+    vocab_dir = os.path.join(work, "vocab")
+    build_vocab(sentences, vocab_size=args.vocab_size).save(vocab_dir)
+    tokenizer = WordPieceTokenizer.from_directory(vocab_dir)
+    tokenizer.encode_batch(sentences[:1000] * 100)  # started, as a worker's tokenizer is once it runs
+    text_mb = sum(map(os.path.getsize, files)) / 2**20
+    raw_seconds, _ = best_seconds(lambda: tokenizer.encode_batch(sentences), 3)
+    corpus = os.path.join(work, "public_domain")
+    os.makedirs(corpus)
+    for path in files:
+        shutil.copy(path, corpus)
+    four = repeated(files, 4 * text_mb, os.path.join(work, "four.txt"))
+    runs = {"12 MB, 1 worker": (corpus, 1), "4x, 1 worker": (four, 1), "4x, 2 workers": (four, 2),
+            f"{args.small_mb} MB, 2 workers": (repeated(files, args.small_mb, os.path.join(work, "small.txt")), 2),
+            f"{args.big_mb} MB, 2 workers": (repeated(files, args.big_mb, os.path.join(work, "big.txt")), 2)}
+    results = {}
+    for name, (inputs, workers) in runs.items():
+        size = (sum(map(os.path.getsize, glob.glob(os.path.join(inputs, "*")))) if os.path.isdir(inputs)
+                else os.path.getsize(inputs)) / 2**20
+        results[name] = dict(build_in_child(inputs, vocab_dir, os.path.join(work, "out"), workers), mb=size,
+                             workers=workers)
+        print(name, results[name], flush=True)
+    return dict(raw_mb_s=text_mb / raw_seconds, text_mb=text_mb, runs=results)
+
+
+def build_table(result):
+    runs, raw = result["runs"], result["raw_mb_s"]
+    lines = [f"build-data end to end (read, split, tokenize, pack, serialize, write; shards of 4 MB, seq_len 128, "
+             f"30,522 pieces) on {os.cpu_count()} cores, each run in a fresh process, "
+             f"{time.strftime('%Y-%m-%d')}. Raw tokenization (`encode_batch` on the corpus's sentences, "
+             f"tokenizer started): {raw:.1f} MB/s.", "",
+             "| run | MB | seconds | MB/s | raw tokenization / end to end | peak RSS, driver (MB) | "
+             "peak RSS, one worker (MB) |", "|---|---|---|---|---|---|---|"]
+    for name, r in runs.items():
+        rate = r["mb"] / r["seconds"]
+        lines.append(f"| {name} | {r['mb']:.0f} | {r['seconds']:.1f} | {rate:.2f} | {raw / rate:.1f}x | "
+                     f"{r['driver_mb']:.0f} | {r['worker_mb'] if r['workers'] > 1 else float('nan'):.0f} |")
+    one, two = runs["4x, 1 worker"], runs["4x, 2 workers"]
+    scaling = one["seconds"] / two["seconds"]
+    per_core = one["mb"] / one["seconds"]
+    lines += ["", f"2 workers against 1 on the same {one['mb']:.0f} MB: {scaling:.2f}x. At one worker's "
+                  f"{per_core:.2f} MB/s, 20 GB take {20 * 1024 / per_core / 3600:.1f} core-hours and 40 GB "
+                  f"{40 * 1024 / per_core / 3600:.1f}."]
+    return "\n".join(lines), scaling
+
+
+def plot_build(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = result["runs"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    names = list(runs)
+    left.barh(names, [r["mb"] / r["seconds"] for r in runs.values()])
+    left.axvline(result["raw_mb_s"], color="k", linestyle="--", label="raw tokenization")
+    left.set(xlabel="MB of text per second", title="build-data end to end")
+    left.legend()
+    right.barh(names, [max(r["driver_mb"], r["worker_mb"]) for r in runs.values()])
+    right.set(xlabel="peak RSS of one process (MB)", title="memory")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
 def tokenizer_table(result):
     lines = [f"WordPiece tokenizers on the public-domain corpus: {result['sentences']:,} sentences, "
              f"{result['megabytes']:.1f} MB, uncased vocabulary of 30,522 learned from it, one process "
@@ -157,12 +274,23 @@ def main():
     parser.add_argument("--repeat", type=int, default=4, help="copies in the combined corpus")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--tokenizers-only", action="store_true", help="only the tokenizer table")
+    parser.add_argument("--build-only", action="store_true", help="only build-data end to end, scaling and memory")
+    parser.add_argument("--small-mb", type=int, default=50)
+    parser.add_argument("--big-mb", type=int, default=500)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     cores = os.cpu_count() or 1
     work = tempfile.mkdtemp(prefix="electra-bench-")
     rows, build_rows = [], []
     try:
+        if args.build_only:
+            result = bench_end_to_end(args, work)
+            table, _ = build_table(result)
+            print(table)
+            with open(os.path.join(args.out, "build_data.md"), "w") as f:
+                f.write(table + "\n")
+            plot_build(result, os.path.join(args.out, "build_data.png"))
+            return
         tokenizers = tokenizer_table(bench_tokenizers(args.data, args.vocab_size, work))
         print(tokenizers)
         with open(os.path.join(args.out, "tokenizers.md"), "w") as f:

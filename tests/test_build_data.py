@@ -94,16 +94,17 @@ def test_a_crash_mid_shard_leaves_whole_shards_and_the_rerun_adds_no_duplicates(
     clean = shard_bytes(tmp_path / "clean")
 
     # Die while writing the third shard, after some of its records went to disk.
-    real_serialize, calls = build._serialize, []
+    real_serialize, calls = build.serialize_examples, []
     first_two = sum(len(v) for k, v in sorted(read_shards(tmp_path / "clean").items())[:2])
 
-    def dying_serialize(*args):
-        calls.append(1)
-        if len(calls) > first_two + 2:
-            raise KeyboardInterrupt("killed")
-        return real_serialize(*args)
+    def dying_serialize(*arrays):
+        for record in real_serialize(*arrays):
+            calls.append(1)
+            if len(calls) > first_two + 2:
+                raise KeyboardInterrupt("killed")
+            yield record
 
-    monkeypatch.setattr(build, "_serialize", dying_serialize)
+    monkeypatch.setattr(build, "serialize_examples", dying_serialize)
     with pytest.raises(KeyboardInterrupt):
         build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "crash", **kwargs)
     after_crash = shard_bytes(tmp_path / "crash")
@@ -111,7 +112,7 @@ def test_a_crash_mid_shard_leaves_whole_shards_and_the_rerun_adds_no_duplicates(
     assert all(after_crash[name] == clean[name] for name in after_crash)
     assert glob.glob(str(tmp_path / "crash" / "*.tmp-*"))  # the partial one is still a temp file
 
-    monkeypatch.setattr(build, "_serialize", real_serialize)
+    monkeypatch.setattr(build, "serialize_examples", real_serialize)
     summary = build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "crash", **kwargs)
     assert shard_bytes(tmp_path / "crash") == clean
     assert not glob.glob(str(tmp_path / "crash" / "*.tmp-*"))

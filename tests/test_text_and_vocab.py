@@ -147,6 +147,18 @@ def test_gzip_that_is_not_gzip_names_the_file(tmp_path):
         list(iter_lines(str(path)))
 
 
+def test_split_sentences_cuts_where_the_lookbehind_rule_does():
+    # The rule as first written (a split at spaces behind . ! ? and at most one closing mark):
+    # the faster pattern must cut at exactly the same places.
+    import re
+
+    rule = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
+    texts = ['He said "Go." Then left.', "Why?! No. 3 men.  (Yes.) [A] x", 'End.") Next. a.\tB', "a.\u00a0B. ?  C",
+             "One... Two!! 'Three' . Four", "", "   lead. Trail   "]
+    for text in texts:
+        assert split_sentences(text) == [s for s in (p.strip() for p in rule.split(text)) if s], text
+
+
 def test_split_sentences_keeps_abbreviations_of_lowercase_words():
     assert split_sentences('He said "Go." Then left. e.g. this stays') == [
         'He said "Go."', "Then left. e.g. this stays"

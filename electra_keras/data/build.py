@@ -18,6 +18,7 @@ import collections
 import dataclasses
 import glob
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -25,7 +26,10 @@ import random
 import sys
 import time
 
+import numpy as np
+
 from electra_keras.atomic import atomic_json
+from electra_keras.data.example_bytes import serialize_examples
 from electra_keras.data.packing import pack_lines
 from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
 from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
@@ -87,25 +91,17 @@ def _init_worker(tokenizer_dir, settings):
     _WORKER["settings"] = settings
 
 
-def _serialize(token_ids, segment_ids, seq_len, pad_id):
-    import tensorflow as tf
-
-    n = len(token_ids)
-    padding = [0] * (seq_len - n)
-
-    def feature(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-
-    example = tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                "input_ids": feature(token_ids + [pad_id] * (seq_len - n)),
-                "input_mask": feature([1] * n + padding),
-                "segment_ids": feature(segment_ids + padding),
-            }
-        )
-    )
-    return example.SerializeToString(deterministic=True)  # map order fixed: same bytes in any process
+def _feature_arrays(examples, seq_len, pad_id):
+    """(input_ids, input_mask, segment_ids) as (n, seq_len) arrays, padded."""
+    lengths = np.fromiter((len(token_ids) for token_ids, _ in examples), np.int64, count=len(examples))
+    input_mask = (np.arange(seq_len) < lengths[:, None]).astype(np.int32)
+    real = input_mask.astype(bool)  # row by row, the same order as the examples' tokens
+    input_ids = np.full((len(examples), seq_len), pad_id, np.int32)
+    segment_ids = np.zeros((len(examples), seq_len), np.int32)
+    total = int(lengths.sum())
+    input_ids[real] = np.fromiter(itertools.chain.from_iterable(t for t, _ in examples), np.int32, count=total)
+    segment_ids[real] = np.fromiter(itertools.chain.from_iterable(s for _, s in examples), np.int32, count=total)
+    return input_ids, input_mask, segment_ids
 
 
 def _build_shard(index, lines, read_stats, output_dir):
@@ -123,11 +119,11 @@ def _build_shard(index, lines, read_stats, output_dir):
     random.Random(f"{seed}/{index}/order").shuffle(examples)
     path = os.path.join(output_dir, shard_name(index))
     tmp = f"{path}.tmp-{os.getpid()}"
-    unk = 0
+    features = _feature_arrays(examples, seq_len, ids["pad_token_id"])
+    unk = int(np.count_nonzero((features[0] == ids["unk_token_id"]) & (features[1] == 1)))
     with tf.io.TFRecordWriter(tmp) as writer:
-        for token_ids, segment_ids in examples:
-            unk += token_ids.count(ids["unk_token_id"])
-            writer.write(_serialize(token_ids, segment_ids, seq_len, ids["pad_token_id"]))
+        for record in serialize_examples(*features):  # tf.train.Example bytes, as TensorFlow writes them
+            writer.write(record)
     record = dict(
         dataclasses.asdict(stats),
         **dataclasses.asdict(read_stats),
