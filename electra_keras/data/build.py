@@ -234,9 +234,9 @@ def build_pretraining_data(
       seq_len: tokens per example, [CLS] and [SEP] included.
       seed: fixes packing and shard order.
       shard_size_mb: text per shard (the unit of work and of resumption).
-      num_workers: processes (default: one per 16 MB of input, up to every core); 1 builds
-        in this process. Worker
-        processes import the calling script, so call this under `if __name__ == "__main__":`.
+      num_workers: processes that build shards, this one included (default: one per 16 MB of
+        input, up to every core); 1 builds in this process alone. Worker processes import the
+        calling script, so call this under `if __name__ == "__main__":`.
       text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
         read (see `iter_lines`; "auto" reads hard-wrapped prose by paragraph).
     """
@@ -280,16 +280,22 @@ def build_pretraining_data(
                 "build_pretraining_data starts worker processes, which import the calling script "
                 "again: call it under `if __name__ == '__main__':`, or pass num_workers=1"
             )
+        # This process is one of the workers: it builds shards itself whenever the others have
+        # enough queued, so it works from the start, while they take seconds to start up
+        # (each imports TensorFlow), and memory stays bounded (a few chunks in flight).
+        _init_worker(output_dir, settings)
         context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-        with context.Pool(num_workers, _init_worker, (output_dir, settings)) as pool:
+        with context.Pool(num_workers - 1, _init_worker, (output_dir, settings)) as pool:
             in_flight = collections.deque()
             for index, lines, read_stats in chunks:
                 record = _load_done(output_dir, index)
                 if record:
                     finished(index, record)
-                    continue
-                in_flight.append(pool.apply_async(_build_shard, (index, lines, read_stats, output_dir)))
-                while len(in_flight) > 2 * num_workers:  # bounded memory: few chunks in flight
+                elif len(in_flight) < 2 * (num_workers - 1):
+                    in_flight.append(pool.apply_async(_build_shard, (index, lines, read_stats, output_dir)))
+                else:
+                    finished(*_build_shard(index, lines, read_stats, output_dir))
+                while in_flight and in_flight[0].ready():
                     finished(*in_flight.popleft().get())
             while in_flight:
                 finished(*in_flight.popleft().get())
