@@ -74,12 +74,24 @@ def run_build_data(args):
     from electra_keras.data.build import build_pretraining_data
     from electra_keras.data.tokenizer import load_tokenizer
 
+    if args.runner == "beam":
+        if args.workers is not None:
+            raise ValueError("--workers: with --runner beam, Beam decides the parallelism (the DirectRunner: "
+                             "--beam-options=\"--direct_num_workers=N --direct_running_mode=multi_processing\")")
+        try:
+            import electra_keras.data.beam_build  # noqa: F401
+        except ImportError as error:  # names the extra to install
+            print(f"electra-keras build-data: error: {error}", file=sys.stderr)
+            return 1
+    elif args.beam_options:
+        raise ValueError("--beam-options: only with --runner beam")
     tokenizer = load_tokenizer(args.vocab, args.lower_case, args.strip_accents)
     build_pretraining_data(
         args.inputs, tokenizer, args.output, seq_len=args.seq_len, seed=args.seed,
         shard_size_mb=args.shard_size_mb, num_workers=args.workers, text_field=args.text_field,
         encoding_errors=args.encoding_errors, split_sentences=args.split_sentences,
         text_format=args.text_format, document_separator=args.document_separator,
+        runner=args.runner, beam_options=args.beam_options or None,
     )
     print(f"build-data: shards, vocab.txt and data_info.json in {args.output}/")
     return 0

@@ -87,6 +87,12 @@ def build_parser():
     data.add_argument("--workers", type=_positive_int, default=None, help="processes (default: one per 16 MB of input, up to all cores)")
     data.add_argument("--no-sentence-split", dest="split_sentences", action="store_false",
                       help="take each line as one sentence (the original's input format)")
+    data.add_argument("--runner", default="local", choices=("local", "beam"),
+                      help="local: worker processes here; beam: an Apache Beam pipeline (the beam extra) "
+                           "writing the same shards")
+    data.add_argument("--beam-options", default="", metavar='"FLAGS"',
+                      help="with --runner beam: Beam pipeline flags, written with '=' "
+                           "(--beam-options=\"--runner=DataflowRunner --project=...\"; default: the DirectRunner)")
 
     pre = commands.add_parser("pretrain", parents=[common], help="pretrain ELECTRA and save the discriminator")
     pre.add_argument("--recipe", default=None, help="a .toml/.yaml recipe, or a name in recipes/ (default: tiny)")

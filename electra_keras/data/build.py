@@ -223,6 +223,8 @@ def build_pretraining_data(
     progress=True,
     text_format="auto",
     document_separator="",
+    runner="local",
+    beam_options=None,
 ):
     """Write packed pretraining examples as TFRecord shards; returns the summary dict.
 
@@ -239,7 +241,20 @@ def build_pretraining_data(
         calling script, so call this under `if __name__ == "__main__":`.
       text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
         read (see `iter_lines`; "auto" reads hard-wrapped prose by paragraph).
+      runner: "local" (worker processes here) or "beam": an Apache Beam pipeline
+        (`electra_keras.data.beam_build`, the `beam` extra) writes the same shards, stats and
+        data_info.json; inputs and output_dir must then be paths every Beam worker reaches.
+      beam_options: with runner="beam", Beam's pipeline flags as one string or a list
+        ("--runner=DataflowRunner --project=..."); default: Beam's DirectRunner.
     """
+    if runner not in ("local", "beam"):
+        raise ValueError(f"runner={runner!r}: expected 'local' or 'beam'")
+    if runner == "beam":
+        from electra_keras.data import beam_build
+
+        beam_options = beam_build.pipeline_options(beam_options, num_workers)  # bad flags fail before any write
+    elif beam_options:
+        raise ValueError(f"beam_options={beam_options!r}: only with runner='beam'")
     if not isinstance(tokenizer, WordPieceTokenizer):
         tokenizer = WordPieceTokenizer.from_directory(tokenizer)
     if seq_len < 8:
@@ -254,6 +269,11 @@ def build_pretraining_data(
     _check_settings(output_dir, settings)
     _remove_partial_files(output_dir)
     tokenizer.save(output_dir)
+    if runner == "beam":
+        started = time.perf_counter()
+        records = beam_build.run_pipeline(files, int(shard_size_mb * 2**20), read_options, settings, output_dir,
+                                          beam_options)
+        return _write_info(records, files, settings, output_dir, started, progress)
     total_bytes = sum(size for _, size in settings["inputs"])
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
     if num_workers is None:  # a worker costs seconds to start (it imports TensorFlow): ~1 per 16 MB
@@ -300,11 +320,16 @@ def build_pretraining_data(
             while in_flight:
                 finished(*in_flight.popleft().get())
     bar.close()
+    return _write_info(records, files, settings, output_dir, started, progress)
+
+
+def _write_info(records, files, settings, output_dir, started, progress):
+    """data_info.json from the shards' records ({index: record}); returns the summary."""
     if not records:
         raise InputError(f"{', '.join(files[:3])}: no text found (every line is blank)")
 
     ordered = [records[i] for i in sorted(records)]
-    summary = summarize(ordered, seq_len)
+    summary = summarize(ordered, settings["seq_len"])
     summary["seconds"] = time.perf_counter() - started
     info = dict(
         summary=summary,
