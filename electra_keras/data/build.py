@@ -37,7 +37,7 @@ from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
 SHARD_PREFIX = "pretrain"
 INFO_FILE = "data_info.json"
 SETTINGS_FILE = "build_settings.json"
-WORKER_BYTES = 16 * 2**20  # by default, one worker process per 16 MB of input, up to the cores
+WORKER_BYTES = 128 * 2**20  # by default, one worker per 128 MB of input, up to the cores (docs/speed.md)
 
 
 def shard_name(index):
@@ -236,7 +236,7 @@ def build_pretraining_data(
       seq_len: tokens per example, [CLS] and [SEP] included.
       seed: fixes packing and shard order.
       shard_size_mb: text per shard (the unit of work and of resumption).
-      num_workers: processes that build shards, this one included (default: one per 16 MB of
+      num_workers: processes that build shards, this one included (default: one per 128 MB of
         input, up to every core); 1 builds in this process alone. Worker processes import the
         calling script, so call this under `if __name__ == "__main__":`.
       text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
@@ -276,7 +276,7 @@ def build_pretraining_data(
         return _write_info(records, files, settings, output_dir, started, progress)
     total_bytes = sum(size for _, size in settings["inputs"])
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
-    if num_workers is None:  # a worker costs seconds to start (it imports TensorFlow): ~1 per 16 MB
+    if num_workers is None:  # a worker costs seconds to start (it imports TensorFlow): ~1 per 128 MB
         num_workers = max(1, min(os.cpu_count() or 1, total_bytes // WORKER_BYTES))
     num_workers = min(num_workers, expected_shards)
 
