@@ -333,3 +333,14 @@ def custom_task(path_or_paths, text_columns, label_column, kind=CLASSIFICATION, 
 __all__ = ["TaskSpec", "Example", "TASKS", "get_task", "submission_filename", "CLASSIFICATION", "REGRESSION",
            "NLI_LABELS", "BINARY_LABELS", "read_examples", "split_path", "read_file_examples", "custom_task",
            "encode_examples", "label_ids", "write_predictions"]
+
+
+def shuffled_batches(x, y=None, sample_weight=None, batch_size=32):
+    """In-memory examples (strings, arrays, or dicts and tuples of them) as a tf.data pipeline
+    that reshuffles them every epoch, as `keras.Model.fit` shuffles arrays."""
+    import keras
+    import tensorflow as tf
+
+    examples = tf.data.Dataset.from_tensor_slices(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
+    examples = examples.shuffle(int(examples.cardinality()), reshuffle_each_iteration=True)
+    return examples.batch(batch_size)

@@ -2,8 +2,10 @@
 
 import keras
 import keras_hub
+import numpy as np
 
 from electra_keras.config import INPUT_NAMES
+from electra_keras.data.tasks import shuffled_batches
 from electra_keras.models.electra_backbone import ElectraBackbone
 from electra_keras.models.electra_classifier import check_head_arguments, classifier_head, pool, sequence_output
 from electra_keras.models.electra_text_classifier_preprocessor import ElectraTextClassifierPreprocessor
@@ -98,13 +100,10 @@ class ElectraTextClassifier(keras_hub.models.TextClassifier):
         """keras-hub's `Task.fit`, with strings and arrays shuffled every epoch as `keras.Model.fit`
         shuffles arrays (keras-hub hands them to tf.data in their order and ignores `shuffle`).
         A `tf.data.Dataset` is used as it is."""
-        import tensorflow as tf
-
-        if not shuffle or x is None or isinstance(x, tf.data.Dataset) or kwargs.get("validation_split"):
+        in_memory = isinstance(x, (list, tuple, dict, np.ndarray)) or keras.ops.is_tensor(x)
+        if not shuffle or not in_memory or kwargs.get("validation_split"):
             return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight, shuffle=shuffle, **kwargs)
-        examples = tf.data.Dataset.from_tensor_slices(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
-        examples = examples.shuffle(int(examples.cardinality()), reshuffle_each_iteration=True)
-        return super().fit(examples.batch(batch_size or 32), shuffle=False, **kwargs)
+        return super().fit(shuffled_batches(x, y, sample_weight, batch_size or 32), shuffle=False, **kwargs)
 
     def compile_from_config(self, config):
         """On loading a `.keras` file: the saved optimizer (its state follows), loss and metrics,
