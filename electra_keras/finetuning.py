@@ -2,7 +2,7 @@
 
 A fine-tuning run lives in one directory, ``<output_dir>/<run_name>/``:
 
-    finetuned.keras            the classifier or span extractor (backbone included)
+    finetuned.keras            an ElectraTextClassifier (raw text in) or the span extractor, backbone included
     finetune.json              the task, its labels and every setting of the run
     config.json, vocab.txt, tokenizer_config.json    from the pretrained model
     history.csv, finetuning.png                       train loss and dev metrics per epoch
@@ -113,9 +113,12 @@ def with_dtype(backbone, dtype):
     return clone
 
 
-def build_task_model(task, backbone, settings, dtype=None):
-    """The classifier (or regressor) or span extractor for `task`, and its loss (None: built in)."""
-    return finetuning_tasks.get(task).build_model(backbone, settings, dtype)
+def build_task_model(task, backbone, settings, dtype=None, tokenizer=None):
+    """The classifier (or regressor) or span extractor for `task`, and its loss (None: built in).
+
+    A classifier is an `ElectraTextClassifier`; with `tokenizer` it carries a preprocessor, so
+    that it takes raw text once saved (the run feeds it token ids)."""
+    return finetuning_tasks.get(task).build_model(backbone, settings, dtype, tokenizer)
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -190,9 +193,10 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     from electra_keras.optimizers import finetuning_adamw
 
     keras.utils.set_random_seed(settings.seed)
-    task_model, loss = task.build_model(backbone, settings, dtype=settings.dtype)
+    task_model, loss = task.build_model(backbone, settings, dtype=settings.dtype, tokenizer=tokenizer)
     if settings.head_first:
-        fitted = fit_head(task_model, loss, train, task_name)
+        with finetuning_tasks.ids_in(task_model):
+            fitted = fit_head(task_model, loss, train, task_name)
         say(f"finetune {task_name}: head fitted on the frozen encoder's features first ({fitted})")
     optimizer = finetuning_adamw(task_model, backbone, settings.learning_rate, total_steps,
                                  settings.warmup_fraction, settings.layer_decay, settings.weight_decay)
@@ -204,7 +208,9 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     # --- training ---
     dev_eval = DevEvaluation(lambda: task.score(task_model, dev, settings), eval_every_epoch, verbose)
     epochs = math.ceil(settings.epochs)
-    task_model.fit(train.x, train.y, batch_size=settings.batch_size, epochs=epochs, shuffle=True, callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
+    with finetuning_tasks.ids_in(task_model):
+        task_model.fit(train.x, train.y, batch_size=settings.batch_size, epochs=epochs, shuffle=True,
+                       callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
 
     # --- the run directory ---
     os.makedirs(run_dir, exist_ok=True)

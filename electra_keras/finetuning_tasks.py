@@ -7,12 +7,13 @@ Two implementations: `ClassificationTask` (GLUE, BoolQ and your own files: a
     task.name                                   for run names, logs and plots
     task.locate(data_dir, split) -> path        the split's file; a clear error when it is missing
     task.read(data_dir, split, tokenizer, settings, training=False, limit=None) -> Split
-    task.build_model(backbone, settings, dtype) -> (model, loss or None: the model's own)
+    task.build_model(backbone, settings, dtype, tokenizer) -> (model, loss or None: the model's own)
     task.score(model, split, settings) -> {metric: value}
     task.write_predictions(model, split, out_dir, settings) -> metrics ({} without labels)
     task.to_json() / from_json(record)          the task inside finetune.json
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -45,6 +46,22 @@ class Split:
         return len(self.x["token_ids"])
 
 
+@contextlib.contextmanager
+def ids_in(model):
+    """Within it, a keras-hub task model's fit / predict take token ids: its preprocessor is
+    set aside and put back after (a model without one, such as `ElectraClassifier` or the span
+    extractor, is left as it is)."""
+    preprocessor = getattr(model, "preprocessor", None)
+    if preprocessor is None:
+        yield model
+        return
+    model.preprocessor = None
+    try:
+        yield model
+    finally:
+        model.preprocessor = preprocessor
+
+
 class ClassificationTask:
     """A GLUE-style task: one or two texts -> a class (or a value, for regression)."""
 
@@ -63,19 +80,28 @@ class ClassificationTask:
         labeled = all(e.label is not None for e in examples)
         return Split(split, examples, x, tasks.label_ids(self.spec, examples) if labeled else None)
 
-    def build_model(self, backbone, settings, dtype=None):
-        from electra_keras.models import ElectraClassifier
+    def build_model(self, backbone, settings, dtype=None, tokenizer=None):
+        """An `ElectraTextClassifier` (the head follows the backbone's dtype policy, which
+        `finetune` sets to `dtype`), uncompiled, with a preprocessor over `tokenizer`'s
+        vocabulary at `settings.max_seq_len` so that the saved model takes raw text; the run
+        itself feeds it token ids (`ids_in`)."""
+        from electra_keras.models import ElectraTextClassifier, ElectraTextClassifierPreprocessor, ElectraTokenizer
 
-        model = ElectraClassifier(backbone, self.spec.num_labels, dropout=settings.dropout, seed=settings.seed,
-                                  dtype=dtype, pooling=settings.pooling,
-                                  name=f"{self.name.replace('-', '_')}_classifier")
+        preprocessor = None
+        if tokenizer is not None:
+            preprocessor = ElectraTextClassifierPreprocessor(ElectraTokenizer.from_wordpiece(tokenizer),
+                                                             sequence_length=settings.max_seq_len)
+        model = ElectraTextClassifier(backbone, self.spec.num_labels, preprocessor=preprocessor,
+                                      dropout=settings.dropout, pooling=settings.pooling, seed=settings.seed,
+                                      compile=False, name=f"{self.name.replace('-', '_')}_classifier")
         if self.spec.kind == tasks.REGRESSION:
             return model, keras.losses.MeanSquaredError()
         return model, keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def predict(self, model, split, batch_size=128):
         """(predictions in the label's units, raw outputs)."""
-        logits = model.predict(split.x, batch_size=batch_size, verbose=0)
+        with ids_in(model):
+            logits = model.predict(split.x, batch_size=batch_size, verbose=0)
         if self.spec.kind == tasks.REGRESSION:
             return logits[:, 0] * self.spec.regression_scale, logits[:, 0]
         return logits.argmax(-1), logits
@@ -127,7 +153,7 @@ class SquadTask:
             x, y = {k: arrays[k] for k in ("token_ids", "segment_ids", "padding_mask")}, None
         return Split(split, examples, x, y, path=path, features=features)
 
-    def build_model(self, backbone, settings, dtype=None):
+    def build_model(self, backbone, settings, dtype=None, tokenizer=None):
         from electra_keras.models import ElectraSpanExtractor
 
         return ElectraSpanExtractor(backbone, answerable=self.v2, dtype=dtype, name=f"{self.name}_span_extractor"), None

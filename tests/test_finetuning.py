@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import WORDS, small_vocab, tiny_config
-from electra_keras import ElectraClassifier, ElectraPretrainer, ElectraSpanExtractor, evaluation
+from electra_keras import (ElectraClassifier, ElectraPretrainer, ElectraSpanExtractor, ElectraTextClassifier,
+                           evaluation)
 from electra_keras.cli import main
 from electra_keras.convert.common import Converted
 from electra_keras.convert.native import save_model_directory
@@ -329,8 +330,12 @@ def test_regression_predictions_come_back_on_the_label_scale(tmp_path):
 
     task = tasks.get_task("sts-b")
     examples = tasks.read_examples(task, str(folder), "dev")
-    tokenizer = WordPieceTokenizer.from_directory(run_dir)
-    raw = model.predict(tasks.encode_examples(examples, tokenizer, 16), verbose=0)[:, 0]
+    assert isinstance(model, ElectraTextClassifier)  # the CLI's classes: it takes the raw sentence pairs
+    raw = model.predict(([e.text_a for e in examples], [e.text_b for e in examples]), verbose=0)[:, 0]
+    tokenizer = WordPieceTokenizer.from_directory(run_dir)  # the same values on the ids the run packed
+    model.preprocessor = None
+    np.testing.assert_allclose(model.predict(tasks.encode_examples(examples, tokenizer, 16), verbose=0)[:, 0], raw,
+                               rtol=1e-5, atol=1e-6)
     with open(os.path.join(run_dir, "predictions", "dev", "STS-B.tsv")) as f:
         written = [float(line.split("\t")[1]) for line in f.read().splitlines()[1:]]
     np.testing.assert_allclose(written, np.clip(raw * 5.0, 0, 5), atol=1e-3)  # trained on label / 5
