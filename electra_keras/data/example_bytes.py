@@ -29,19 +29,25 @@ def _varint(n):
 
 
 def _packed_varints(values):
-    """For an (n, L) array of non-negative ints: the varint bytes of each row, as a list of bytes."""
-    values = np.asarray(values, dtype=np.int64)
+    """For an (n, L) array of non-negative ints: the varint bytes of each row, as a list of bytes.
+
+    The bytes are laid out in uint8 planes, one per seven-bit group up to the largest value's
+    (three for a 30,522-piece vocabulary), so the temporaries stay a few bytes per value.
+    """
+    values = np.asarray(values)
     if values.size and (values.min() < 0 or values.max() >= MAX_VALUE):
         raise ValueError(f"feature values must lie in [0, {MAX_VALUE}); got {values.min()}..{values.max()}")
-    shifts = np.arange(4) * 7
-    groups = (values[..., None] >> shifts) & 0x7F  # (n, L, 4) seven-bit groups, low first
-    sizes = 1 + (values >= 2**7) + (values >= 2**14) + (values >= 2**21)  # bytes per value
-    used = np.arange(4) < sizes[..., None]
-    more = np.arange(4) < (sizes[..., None] - 1)  # every used byte but a value's last has the high bit
-    encoded = (groups | (more * 0x80)).astype(np.uint8)
-    flat = encoded[used]  # row-major: row by row, value by value, byte by byte
-    ends = np.cumsum(sizes.sum(axis=1))
-    data = flat.tobytes()
+    values = values.astype(np.uint32)
+    width = max(1, (int(values.max(initial=0)).bit_length() + 6) // 7)  # bytes of the largest value
+    sizes = np.ones(values.shape, np.uint8)  # bytes of each value
+    for j in range(1, width):
+        sizes += values >= (1 << (7 * j))
+    encoded = np.empty(values.shape + (width,), np.uint8)  # (n, L, width): seven-bit groups, low first
+    for j in range(width):  # every used byte but a value's last has the high bit
+        encoded[..., j] = ((values >> (7 * j)) & 0x7F) | ((sizes > j + 1).astype(np.uint8) << 7)
+    used = np.arange(width, dtype=np.uint8) < sizes[..., None]
+    data = encoded[used].tobytes()  # row-major: row by row, value by value, byte by byte
+    ends = np.cumsum(sizes.sum(axis=1, dtype=np.int64))
     starts = np.concatenate([[0], ends[:-1]])
     return [data[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
 
