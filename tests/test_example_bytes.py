@@ -33,13 +33,3 @@ def test_every_varint_width_and_values_past_a_byte_in_any_feature():
     assert serialize_examples(edges, zeros, edges) == [tensorflow_bytes(edges[0], zeros[0], edges[0])]
     with pytest.raises(ValueError, match=r"feature values must lie in \[0, 268435456\); got -1\.\.5"):
         serialize_examples(np.array([[-1, 5]]), np.zeros((1, 2)), np.zeros((1, 2)))
-
-
-def test_packed_examples_become_padded_feature_rows():
-    from electra_keras.data.build import _feature_arrays
-
-    examples = [([101, 7, 102, 8, 102], [0, 0, 0, 1, 1]), ([101, 9, 102], [0, 0, 0])]
-    input_ids, input_mask, segment_ids = _feature_arrays(examples, seq_len=6, pad_id=0)
-    np.testing.assert_array_equal(input_ids, [[101, 7, 102, 8, 102, 0], [101, 9, 102, 0, 0, 0]])
-    np.testing.assert_array_equal(input_mask, [[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]])
-    np.testing.assert_array_equal(segment_ids, [[0, 0, 0, 1, 1, 0], [0, 0, 0, 0, 0, 0]])

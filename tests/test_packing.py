@@ -3,8 +3,9 @@
 import random
 
 import numpy as np
+import pytest
 
-from electra_keras.data.packing import ExampleBuilder, pack_lines
+from electra_keras.data.packing import ExampleBuilder, pack_arrays, pack_lines
 
 CLS, SEP = 101, 102
 
@@ -130,3 +131,38 @@ def test_rates_of_the_random_choices():
     short = sum(len(t) < 120 for t, _ in examples) / n
     assert abs(single - 0.1) < 4 * np.sqrt(0.1 * 0.9 / n)
     assert abs(short - 0.05) < 4 * np.sqrt(0.05 * 0.95 / n) + 0.01  # a random target >= 118 looks full
+
+
+def padded(examples, seq_len, pad_id):
+    """pack_lines's examples as (input_ids, input_mask, segment_ids) rows, written out by hand."""
+    rows = [([*t, *[pad_id] * (seq_len - len(t))], [1] * len(t) + [0] * (seq_len - len(t)),
+             [*s, *[0] * (seq_len - len(s))]) for t, s in examples]
+    return [np.array([r[k] for r in rows], np.int32).reshape(len(rows), seq_len) for k in range(3)]
+
+
+@pytest.mark.parametrize("seq_len", [8, 64])
+def test_pack_arrays_gives_pack_lines_examples_padded(seq_len):
+    """build-data's array packing: the same examples as the list builder, in the same order, with
+    the same stats, on documents with long sentences, lines that tokenize to nothing, random
+    targets and one-segment examples."""
+    lines, encode = _lines_and_encoder(300, np.random.default_rng(1))
+    lines[0] = " ".join([lines[0]] * 40)  # a sentence longer than either sequence length
+    lines[5] = "nothing"  # a non-empty line without tokens
+
+    def encode_empty(texts):
+        return [[] if t == "nothing" else encode([t])[0] for t in texts]
+
+    examples, stats = pack_lines(lines, encode_empty, seq_len, CLS, SEP, seed="3/1")
+    ids = encode_empty([line for line in lines if line])
+    splits = np.concatenate([[0], np.cumsum([len(i) for i in ids])]).astype(np.int64)
+    values = np.array([t for i in ids for t in i], np.int32)
+    features, array_stats = pack_arrays(lines, values, splits, seq_len, CLS, SEP, 0, seed="3/1")
+    assert array_stats == stats and stats.long_sentences > 0 and stats.single_segment > 0
+    for got, want in zip(features, padded(examples, seq_len, 0)):
+        np.testing.assert_array_equal(got, want)
+    assert features[0].dtype == np.int32 and features[0].shape == (stats.examples, seq_len)
+
+
+def test_pack_arrays_on_no_text():
+    features, stats = pack_arrays(["", ""], np.zeros(0, np.int32), np.zeros(1, np.int64), 16, CLS, SEP, 0, seed=0)
+    assert stats.examples == 0 and all(f.shape == (0, 16) for f in features)

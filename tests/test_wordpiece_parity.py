@@ -24,6 +24,7 @@ import json
 import os
 import unicodedata
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -264,6 +265,9 @@ def _check_fast_path(tokenizer, texts):
     assert (tokenizer._fast is not None) == (tokenizer.lower_case or not tokenizer.strip_accents)
     for text, ids, want in zip(texts, got, expected):
         assert ids == want, (repr(text), tokenizer.lower_case, tokenizer.strip_accents)
+    values, splits = tokenizer.encode_arrays(_repeated(texts))  # build-data's path: the same ids, mended in place
+    assert (values.dtype, splits.dtype) == (np.int32, np.int64)
+    assert [values[a:b].tolist() for a, b in zip(splits[:-1], splits[1:])] == got
     return got
 
 

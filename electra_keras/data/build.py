@@ -2,7 +2,7 @@
 
 The input is read once, in order, and cut at document boundaries into chunks of about
 `shard_size_mb` of text. Chunk i becomes shard ``pretrain-<i>.tfrecord``: its worker tokenizes,
-packs (`packing.pack_lines`, seeded by (seed, i)), shuffles and writes the examples under a
+packs (`packing.pack_arrays`, seeded by (seed, i)), shuffles and writes the examples under a
 temporary name, then renames. So:
 - the output is a function of the input, the settings and the seed only, never of the number
   of worker processes;
@@ -19,7 +19,6 @@ import dataclasses
 import gc
 import glob
 import hashlib
-import itertools
 import json
 import multiprocessing
 import os
@@ -31,7 +30,7 @@ import numpy as np
 
 from electra_keras.atomic import atomic_json
 from electra_keras.data.example_bytes import serialize_examples
-from electra_keras.data.packing import pack_lines
+from electra_keras.data.packing import pack_arrays
 from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
 from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer
 
@@ -93,19 +92,6 @@ def _init_worker(tokenizer_dir, settings, tokenizer=None):
     _WORKER["settings"] = settings
 
 
-def _feature_arrays(examples, seq_len, pad_id):
-    """(input_ids, input_mask, segment_ids) as (n, seq_len) arrays, padded."""
-    lengths = np.fromiter((len(token_ids) for token_ids, _ in examples), np.int64, count=len(examples))
-    input_mask = (np.arange(seq_len) < lengths[:, None]).astype(np.int32)
-    real = input_mask.astype(bool)  # row by row, the same order as the examples' tokens
-    input_ids = np.full((len(examples), seq_len), pad_id, np.int32)
-    segment_ids = np.zeros((len(examples), seq_len), np.int32)
-    total = int(lengths.sum())
-    input_ids[real] = np.fromiter(itertools.chain.from_iterable(t for t, _ in examples), np.int32, count=total)
-    segment_ids[real] = np.fromiter(itertools.chain.from_iterable(s for _, s in examples), np.int32, count=total)
-    return input_ids, input_mask, segment_ids
-
-
 def _build_shard(index, lines, read_stats, output_dir):
     # A shard's objects are lists of ints and strings, which hold no cycles; with the collector
     # on, each of its passes over them (and over TensorFlow's objects) costs a fifth of the time.
@@ -127,13 +113,14 @@ def _pack_and_write(index, lines, read_stats, output_dir):
     started = time.perf_counter()
     if settings["sentences"]:
         lines = [sentence for line in lines for sentence in (split_sentences(line) if line else [""])]
-    examples, stats = pack_lines(
-        lines, tokenizer.encode_batch, seq_len, ids["cls_token_id"], ids["sep_token_id"], seed=f"{seed}/{index}"
-    )
-    random.Random(f"{seed}/{index}/order").shuffle(examples)
+    values, row_splits = tokenizer.encode_arrays([line for line in lines if line])
+    features, stats = pack_arrays(lines, values, row_splits, seq_len, ids["cls_token_id"], ids["sep_token_id"],
+                                  ids["pad_token_id"], seed=f"{seed}/{index}")
+    order = list(range(len(features[0])))
+    random.Random(f"{seed}/{index}/order").shuffle(order)  # as shuffling the examples themselves
+    features = [feature[order] for feature in features]
     path = os.path.join(output_dir, shard_name(index))
     tmp = f"{path}.tmp-{os.getpid()}"
-    features = _feature_arrays(examples, seq_len, ids["pad_token_id"])
     unk = int(np.count_nonzero((features[0] == ids["unk_token_id"]) & (features[1] == 1)))
     with tf.io.TFRecordWriter(tmp) as writer:
         for record in serialize_examples(*features):  # tf.train.Example bytes, as TensorFlow writes them
@@ -142,7 +129,7 @@ def _pack_and_write(index, lines, read_stats, output_dir):
         dataclasses.asdict(stats),
         **dataclasses.asdict(read_stats),
         unk_tokens=unk,
-        text_bytes=sum(len(line.encode("utf-8")) + 1 for line in lines),
+        text_bytes=len("\n".join(lines).encode("utf-8")) + 1 if lines else 0,
         file_bytes=os.path.getsize(tmp),
         seconds=time.perf_counter() - started,
     )

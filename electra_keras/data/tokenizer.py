@@ -161,6 +161,28 @@ class WordPieceTokenizer:
             ids[i] = row_ids
         return ids
 
+    def encode_arrays(self, texts):
+        """The ids `encode_batch` gives, as NumPy arrays: (values, row_splits), text i's ids being
+        values[row_splits[i]:row_splits[i + 1]] (int32 values, int64 splits). Without the Python
+        lists, a third faster on the fast path."""
+        import numpy as np
+
+        texts = list(texts)
+        if sum(map(len, texts)) < FAST_PATH_MIN_CHARS or not self._fast_path_applies():
+            return _ragged(self._encode_exact(texts))
+        if self._fast is None:
+            self._fast = _FastWordPiece(self.tokens, self.lower_case, self.strip_accents)
+        values, splits, unknown_rows = self._fast.encode_arrays(texts)
+        exact_rows = self._fast.departing_rows(texts, unknown_rows)
+        if not exact_rows:
+            return values, splits
+        pieces, lengths, after = [], np.diff(splits), 0  # the fast ids between the rows mended
+        for i, row_ids in zip(exact_rows, self._encode_exact([texts[i] for i in exact_rows])):
+            pieces += [values[splits[after]:splits[i]], np.asarray(row_ids, np.int32)]
+            lengths[i], after = len(row_ids), i + 1
+        pieces.append(values[splits[after]:])
+        return np.concatenate(pieces), np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
     def _encode_exact(self, texts):
         """Token ids through the Hugging Face pipeline, mended (parallel threads)."""
         texts = [_lower(text, self.lower_case) for text in texts]
@@ -306,29 +328,46 @@ class _FastWordPiece:
         rows.update(i for i in unknown_rows if not texts[i].isascii() and self._long_run(texts[i]))
         return sorted(rows)
 
-    def encode(self, texts):
-        """FastBertTokenizer's ids of each text, as lists, and the indices of those with [UNK]."""
+    def encode_arrays(self, texts):
+        """FastBertTokenizer's ids of the texts as (values, row_splits) arrays, and the indices
+        of the texts with [UNK]."""
         import numpy as np
         import tensorflow as tf
 
-        ids, unknown_rows = [], []
+        values, splits = [], [np.zeros(1, np.int64)]
+        with tf.device("/CPU:0"):
+            for start in range(0, len(texts), FAST_PATH_CHUNK):
+                pieces = self.tokenizer.tokenize(tf.constant(self._inputs(texts[start:start + FAST_PATH_CHUNK])))
+                values.append(pieces.flat_values.numpy())
+                splits.append(pieces.row_splits.numpy()[1:] + splits[-1][-1])
+        values, splits = np.concatenate(values).astype(np.int32, copy=False), np.concatenate(splits)
+        unknown = np.searchsorted(splits, np.flatnonzero(values == self.unknown_id), side="right") - 1
+        return values, splits, np.unique(unknown).tolist()
+
+    def encode(self, texts):
+        """FastBertTokenizer's ids of each text, as lists, and the indices of those with [UNK]."""
+        values, splits, unknown_rows = self.encode_arrays(texts)
         collecting = gc.isenabled()
         try:
             # Lists of ints hold no cycles: the collector, run every few hundred new lists, would
             # scan every object of the process (TensorFlow's too) and take most of the time.
             gc.disable()
-            with tf.device("/CPU:0"):
-                for start in range(0, len(texts), FAST_PATH_CHUNK):
-                    pieces = self.tokenizer.tokenize(tf.constant(self._inputs(texts[start:start + FAST_PATH_CHUNK])))
-                    values, splits = pieces.flat_values.numpy(), pieces.row_splits.numpy()
-                    unknown = np.searchsorted(splits, np.flatnonzero(values == self.unknown_id), side="right") - 1
-                    unknown_rows += (np.unique(unknown) + start).tolist()
-                    values, splits = values.tolist(), splits.tolist()
-                    ids += [values[a:b] for a, b in zip(splits[:-1], splits[1:])]
+            values, splits = values.tolist(), splits.tolist()
+            ids = [values[a:b] for a, b in zip(splits[:-1], splits[1:])]
         finally:
             if collecting:
                 gc.enable()
         return ids, unknown_rows
+
+
+def _ragged(rows):
+    """(values, row_splits) arrays of a list of id sequences."""
+    import numpy as np
+
+    lengths = np.fromiter(map(len, rows), np.int64, count=len(rows))
+    splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = np.fromiter(itertools.chain.from_iterable(rows), np.int32, count=int(splits[-1]))
+    return values, splits
 
 
 def _tensorflow():
