@@ -1,17 +1,21 @@
-"""Data pipeline throughput: WordPiece tokenizers, vocabulary learning, build-data (MB of text
-per second, per core) and the tf.data reader (examples per second) against what a training step
-consumes.
+"""Data pipeline throughput: WordPiece tokenizers and build-data end to end, in one run.
 
-    python benchmarks/data_pipeline.py [--data ../shared/data] [--presets tiny,small] [--out DIR]
-    python benchmarks/data_pipeline.py --tokenizers-only
-    python benchmarks/data_pipeline.py --build-only [--big-mb 500]
+    python benchmarks/data_pipeline.py [--data ../shared/data] [--big-mb 500] [--beam-python PYTHON]
+    python benchmarks/data_pipeline.py --tokenizers-only | --build-only
+    python benchmarks/data_pipeline.py --reader [--presets tiny,small]
 
-`--build-only` measures build-data end to end against raw tokenization on the public-domain
-corpus, its scaling from 1 to 2 worker processes on that corpus four times over, and its peak
-memory (RSS of the driver and of any one worker) on generated corpora of `--small-mb` and
-`--big-mb`, then projects core-hours for 20 and 40 GB; results/build_data.{md,png}.
+The default run measures, on the public-domain corpus (12 MB):
+- the WordPiece tokenizers (ours, Hugging Face's, tensorflow-text's, BERT's Python algorithm):
+  results/tokenizers.md;
+- build-data end to end (read, split, tokenize, pack, serialize, write) against raw tokenization
+  with our tokenizer started, with 1 and 2 worker processes, and on Beam's DirectRunner (with
+  `--beam-python`, an interpreter that has the `beam` extra, or this one if it has Apache Beam);
+  scaling from 1 to 2 workers on the corpus four times over and on `--big-mb`; peak memory (RSS
+  of the driver and of any one worker) at `--small-mb` and `--big-mb`; and the core-hours that
+  20 and 40 GB would take: results/build_data.{md,png}.
 
-Prints markdown tables and writes data_pipeline.png next to them (default: benchmarks/results/).
+`--reader` measures, per corpus, vocabulary learning, build-data and the tf.data reader against
+what a training step consumes: results/data_pipeline.{md,png}.
 The corpora are the real ones in ../shared/data (not part of the repository).
 """
 
@@ -118,6 +122,8 @@ def bench_tokenizers(data, vocab_size, work, bert_sample=5000):
 
     seconds, ids["new"] = best_seconds(lambda: ours.encode_batch(sentences), 3)
     row("ours: `encode_batch` (FastBertTokenizer, departing texts on the exact path)", seconds)
+    seconds, _ = best_seconds(lambda: ours.encode_arrays(sentences), 3)
+    row("ours: `encode_arrays` (the same ids as NumPy arrays, what build-data uses)", seconds)
     fast = ours._fast
     exact_rows = fast.departing_rows(sentences, fast.encode(sentences)[1])
     seconds, _ = best_seconds(lambda: fast.encode(sentences), 3)
@@ -145,18 +151,20 @@ def bench_tokenizers(data, vocab_size, work, bert_sample=5000):
 BUILD_CHILD = """
 import json, resource, sys, time
 from electra_keras.data.build import build_pretraining_data
-inputs, vocab, out, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+inputs, vocab, out, workers, runner = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 if __name__ == "__main__":
     start = time.perf_counter()
-    build_pretraining_data(inputs, vocab, out, seq_len=128, shard_size_mb=4.0, num_workers=workers, progress=False)
+    build_pretraining_data(inputs, vocab, out, seq_len=128, shard_size_mb=4.0, num_workers=workers or None,
+                           progress=False, runner=runner)
     print(json.dumps({"seconds": time.perf_counter() - start,
                       "driver_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
-def build_in_child(inputs, vocab_dir, out, workers):
-    """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker)."""
+def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None):
+    """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker);
+    workers 0 lets the runner decide (Beam)."""
     import json
     import subprocess
     import sys
@@ -165,9 +173,21 @@ def build_in_child(inputs, vocab_dir, out, workers):
     script = os.path.join(os.path.dirname(out), "build_child.py")
     with open(script, "w") as f:
         f.write(BUILD_CHILD)
-    result = subprocess.run([sys.executable, script, inputs, vocab_dir, out, str(workers)], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run([python or sys.executable, script, inputs, vocab_dir, out, str(workers), runner],
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"build-data ({runner}) failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def beam_python(args):
+    """The interpreter for the Beam row: --beam-python, or this one if it has Apache Beam, else None."""
+    import importlib.util
+    import sys
+
+    if args.beam_python:
+        return args.beam_python
+    return sys.executable if importlib.util.find_spec("apache_beam") else None
 
 
 def repeated(sources, megabytes, path):
@@ -194,38 +214,49 @@ def bench_end_to_end(args, work):
     tokenizer = WordPieceTokenizer.from_directory(vocab_dir)
     tokenizer.encode_batch(sentences[:1000] * 100)  # started, as a worker's tokenizer is once it runs
     text_mb = sum(map(os.path.getsize, files)) / 2**20
-    raw_seconds, _ = best_seconds(lambda: tokenizer.encode_batch(sentences), 3)
+    raw = {"lists": text_mb / best_seconds(lambda: tokenizer.encode_batch(sentences), 3)[0],
+           "arrays": text_mb / best_seconds(lambda: tokenizer.encode_arrays(sentences), 3)[0]}
     corpus = os.path.join(work, "public_domain")
     os.makedirs(corpus)
     for path in files:
         shutil.copy(path, corpus)
     four = repeated(files, 4 * text_mb, os.path.join(work, "four.txt"))
     big = repeated(files, args.big_mb, os.path.join(work, "big.txt"))
-    runs = {"12 MB, 1 worker": (corpus, 1), "4x, 1 worker": (four, 1), "4x, 2 workers": (four, 2),
-            f"{args.small_mb} MB, 2 workers": (repeated(files, args.small_mb, os.path.join(work, "small.txt")), 2),
-            f"{args.big_mb} MB, 1 worker": (big, 1), f"{args.big_mb} MB, 2 workers": (big, 2)}
+    runs = {"12 MB, 1 worker": (corpus, 1, "local"), "12 MB, 2 workers": (corpus, 2, "local")}
+    python = beam_python(args)
+    if python:
+        runs["12 MB, Beam DirectRunner"] = (corpus, 0, "beam")
+    runs.update({"4x, 1 worker": (four, 1, "local"), "4x, 2 workers": (four, 2, "local"),
+                 f"{args.small_mb} MB, 2 workers": (repeated(files, args.small_mb, os.path.join(work, "small.txt")),
+                                                    2, "local"),
+                 f"{args.big_mb} MB, 1 worker": (big, 1, "local"), f"{args.big_mb} MB, 2 workers": (big, 2, "local")})
     results = {}
-    for name, (inputs, workers) in runs.items():
+    for name, (inputs, workers, runner) in runs.items():
         size = (sum(map(os.path.getsize, glob.glob(os.path.join(inputs, "*")))) if os.path.isdir(inputs)
                 else os.path.getsize(inputs)) / 2**20
-        results[name] = dict(build_in_child(inputs, vocab_dir, os.path.join(work, "out"), workers), mb=size,
-                             workers=workers)
+        measured = build_in_child(inputs, vocab_dir, os.path.join(work, "out"), workers, runner,
+                                  python if runner == "beam" else None)
+        results[name] = dict(measured, mb=size, workers=workers)
         print(name, results[name], flush=True)
-    return dict(raw_mb_s=text_mb / raw_seconds, text_mb=text_mb, runs=results, big_mb=args.big_mb)
+    return dict(raw=raw, text_mb=text_mb, runs=results, big_mb=args.big_mb, beam=bool(python))
 
 
 def build_table(result):
-    runs, raw = result["runs"], result["raw_mb_s"]
+    runs, raw = result["runs"], result["raw"]
     lines = [f"build-data end to end (read, split, tokenize, pack, serialize, write; shards of 4 MB, seq_len 128, "
-             f"30,522 pieces) on {os.cpu_count()} cores, each run in a fresh process, "
-             f"{time.strftime('%Y-%m-%d')}. Raw tokenization (`encode_batch` on the corpus's sentences, "
-             f"tokenizer started): {raw:.1f} MB/s.", "",
-             "| run | MB | seconds | MB/s | raw tokenization / end to end | peak RSS, driver (MB) | "
-             "peak RSS, one worker (MB) |", "|---|---|---|---|---|---|---|"]
+             f"30,522 pieces) on {os.cpu_count()} cores, each run in a fresh process (its time includes starting "
+             f"the tokenizer), {time.strftime('%Y-%m-%d')}. Raw tokenization of the 12 MB corpus's sentences, "
+             f"tokenizer started: {raw['lists']:.1f} MB/s with `encode_batch` (ids as lists), {raw['arrays']:.1f} "
+             f"MB/s with `encode_arrays` (ids as NumPy arrays, what build-data uses).", "",
+             "| run | MB | seconds | MB/s | `encode_batch` / end to end | `encode_arrays` / end to end | "
+             "peak RSS, driver (MB) | peak RSS, one worker (MB) |", "|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         rate = r["mb"] / r["seconds"]
-        lines.append(f"| {name} | {r['mb']:.0f} | {r['seconds']:.1f} | {rate:.2f} | {raw / rate:.1f}x | "
-                     f"{r['driver_mb']:.0f} | {r['worker_mb'] if r['workers'] > 1 else float('nan'):.0f} |")
+        worker = f"{r['worker_mb']:.0f}" if r["workers"] != 1 else "-"
+        lines.append(f"| {name} | {r['mb']:.0f} | {r['seconds']:.1f} | {rate:.2f} | {raw['lists'] / rate:.2f}x | "
+                     f"{raw['arrays'] / rate:.2f}x | {r['driver_mb']:.0f} | {worker} |")
+    if not result["beam"]:
+        lines += ["", "Beam DirectRunner: not measured (no Apache Beam here; pass --beam-python)."]
     small = runs["4x, 1 worker"]["seconds"] / runs["4x, 2 workers"]["seconds"]
     big_one, big_two = (r for name, r in runs.items() if name.startswith(f"{result['big_mb']} MB"))
     scaling = big_one["seconds"] / big_two["seconds"]
@@ -248,7 +279,8 @@ def plot_build(result, path):
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     names = list(runs)
     left.barh(names, [r["mb"] / r["seconds"] for r in runs.values()])
-    left.axvline(result["raw_mb_s"], color="k", linestyle="--", label="raw tokenization")
+    left.axvline(result["raw"]["lists"], color="k", linestyle="--", label="raw tokenization, `encode_batch`")
+    left.axvline(result["raw"]["arrays"], color="k", linestyle=":", label="raw tokenization, `encode_arrays`")
     left.set(xlabel="MB of text per second", title="build-data end to end")
     left.legend()
     right.barh(names, [max(r["driver_mb"], r["worker_mb"]) for r in runs.values()])
@@ -279,6 +311,10 @@ def main():
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--tokenizers-only", action="store_true", help="only the tokenizer table")
     parser.add_argument("--build-only", action="store_true", help="only build-data end to end, scaling and memory")
+    parser.add_argument("--reader", action="store_true",
+                        help="only the per-corpus build, reader and training-step table (data_pipeline.md)")
+    parser.add_argument("--beam-python", default=None,
+                        help="a Python with the beam extra installed, for the Beam DirectRunner row")
     parser.add_argument("--small-mb", type=int, default=50)
     parser.add_argument("--big-mb", type=int, default=500)
     args = parser.parse_args()
@@ -287,19 +323,19 @@ def main():
     work = tempfile.mkdtemp(prefix="electra-bench-")
     rows, build_rows = [], []
     try:
-        if args.build_only:
-            result = bench_end_to_end(args, work)
-            table, _ = build_table(result)
-            print(table)
-            with open(os.path.join(args.out, "build_data.md"), "w") as f:
-                f.write(table + "\n")
-            plot_build(result, os.path.join(args.out, "build_data.png"))
-            return
-        tokenizers = tokenizer_table(bench_tokenizers(args.data, args.vocab_size, work))
-        print(tokenizers)
-        with open(os.path.join(args.out, "tokenizers.md"), "w") as f:
-            f.write(tokenizers + "\n")
-        if args.tokenizers_only:
+        if not args.reader:
+            if not args.build_only:
+                tokenizers = tokenizer_table(bench_tokenizers(args.data, args.vocab_size, work))
+                print(tokenizers)
+                with open(os.path.join(args.out, "tokenizers.md"), "w") as f:
+                    f.write(tokenizers + "\n")
+            if not args.tokenizers_only:
+                result = bench_end_to_end(args, work)
+                table, _ = build_table(result)
+                print(table)
+                with open(os.path.join(args.out, "build_data.md"), "w") as f:
+                    f.write(table + "\n")
+                plot_build(result, os.path.join(args.out, "build_data.png"))
             return
         paths = {name: os.path.join(args.data, rel) for name, rel in CORPORA.items()}
         missing = [p for p in paths.values() if not os.path.exists(p)]

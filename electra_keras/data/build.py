@@ -38,6 +38,7 @@ SHARD_PREFIX = "pretrain"
 INFO_FILE = "data_info.json"
 SETTINGS_FILE = "build_settings.json"
 WORKER_BYTES = 128 * 2**20  # by default, one worker per 128 MB of input, up to the cores (docs/speed.md)
+_BUILD_WHILE_WORKERS_START = True  # False: the driver waits for them (a test's way to give them shards)
 
 
 def shard_name(index):
@@ -301,18 +302,22 @@ def build_pretraining_data(
                 "build_pretraining_data starts worker processes, which import the calling script "
                 "again: call it under `if __name__ == '__main__':`, or pass num_workers=1"
             )
-        # This process is one of the workers: it builds shards itself whenever the others have
-        # enough queued, so it works from the start, while they take seconds to start up
-        # (each imports TensorFlow), and memory stays bounded (a few chunks in flight).
+        # This process is one of the workers: it builds shards itself until the others have
+        # started (each imports TensorFlow, which takes seconds) and whenever they have enough
+        # queued, so a small input is not held up by their start and memory stays bounded (a
+        # few chunks in flight). Workers still starting at the end are stopped, not awaited.
         _init_worker(output_dir, settings, tokenizer)
         context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
         with context.Pool(num_workers - 1, _init_worker, (output_dir, settings)) as pool:
+            started_up = pool.apply_async(os.getpid)  # answered once a worker is up
+            if not _BUILD_WHILE_WORKERS_START:
+                started_up.wait()
             in_flight = collections.deque()
             for index, lines, read_stats in chunks:
                 record = _load_done(output_dir, index)
                 if record:
                     finished(index, record)
-                elif len(in_flight) < 2 * (num_workers - 1):
+                elif started_up.ready() and len(in_flight) < 2 * (num_workers - 1):
                     in_flight.append(pool.apply_async(_build_shard, (index, lines, read_stats, output_dir)))
                 else:
                     finished(*_build_shard(index, lines, read_stats, output_dir))
