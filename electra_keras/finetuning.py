@@ -195,8 +195,7 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     keras.utils.set_random_seed(settings.seed)
     task_model, loss = task.build_model(backbone, settings, dtype=settings.dtype, tokenizer=tokenizer)
     if settings.head_first:
-        with finetuning_tasks.ids_in(task_model):
-            fitted = fit_head(task_model, loss, train, task_name)
+        fitted = fit_head(task_model, loss, train, task_name)
         say(f"finetune {task_name}: head fitted on the frozen encoder's features first ({fitted})")
     optimizer = finetuning_adamw(task_model, backbone, settings.learning_rate, total_steps,
                                  settings.warmup_fraction, settings.layer_decay, settings.weight_decay)
@@ -208,9 +207,8 @@ def finetune(model, task, data_dir=None, output_dir="saved_models", run_name=Non
     # --- training ---
     dev_eval = DevEvaluation(lambda: task.score(task_model, dev, settings), eval_every_epoch, verbose)
     epochs = math.ceil(settings.epochs)
-    with finetuning_tasks.ids_in(task_model):
-        task_model.fit(train.x, train.y, batch_size=settings.batch_size, epochs=epochs, shuffle=True,
-                       callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
+    task_model.fit(train.x, train.y, batch_size=settings.batch_size, epochs=epochs, shuffle=True,
+                   callbacks=[dev_eval, _StopAt(total_steps)], verbose=_fit_verbosity(verbose))
 
     # --- the run directory ---
     os.makedirs(run_dir, exist_ok=True)

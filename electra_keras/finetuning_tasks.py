@@ -13,7 +13,6 @@ Two implementations: `ClassificationTask` (GLUE, BoolQ and your own files: a
     task.to_json() / from_json(record)          the task inside finetune.json
 """
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -46,22 +45,6 @@ class Split:
         return len(self.x["token_ids"])
 
 
-@contextlib.contextmanager
-def ids_in(model):
-    """Within it, a keras-hub task model's fit / predict take token ids: its preprocessor is
-    set aside and put back after (a model without one, such as `ElectraClassifier` or the span
-    extractor, is left as it is)."""
-    preprocessor = getattr(model, "preprocessor", None)
-    if preprocessor is None:
-        yield model
-        return
-    model.preprocessor = None
-    try:
-        yield model
-    finally:
-        model.preprocessor = preprocessor
-
-
 class ClassificationTask:
     """A GLUE-style task: one or two texts -> a class (or a value, for regression)."""
 
@@ -84,7 +67,7 @@ class ClassificationTask:
         """An `ElectraTextClassifier` (the head follows the backbone's dtype policy, which
         `finetune` sets to `dtype`), uncompiled, with a preprocessor over `tokenizer`'s
         vocabulary at `settings.max_seq_len` so that the saved model takes raw text; the run
-        itself feeds it token ids (`ids_in`)."""
+        itself feeds it the token ids it packed, which the classifier takes as they are."""
         from electra_keras.models import ElectraTextClassifier, ElectraTextClassifierPreprocessor, ElectraTokenizer
 
         preprocessor = None
@@ -100,8 +83,7 @@ class ClassificationTask:
 
     def predict(self, model, split, batch_size=128):
         """(predictions in the label's units, raw outputs)."""
-        with ids_in(model):
-            logits = model.predict(split.x, batch_size=batch_size, verbose=0)
+        logits = model.predict(split.x, batch_size=batch_size, verbose=0)
         if self.spec.kind == tasks.REGRESSION:
             return logits[:, 0] * self.spec.regression_scale, logits[:, 0]
         return logits.argmax(-1), logits

@@ -333,7 +333,6 @@ def test_regression_predictions_come_back_on_the_label_scale(tmp_path):
     assert isinstance(model, ElectraTextClassifier)  # the CLI's classes: it takes the raw sentence pairs
     raw = model.predict(([e.text_a for e in examples], [e.text_b for e in examples]), verbose=0)[:, 0]
     tokenizer = WordPieceTokenizer.from_directory(run_dir)  # the same values on the ids the run packed
-    model.preprocessor = None
     np.testing.assert_allclose(model.predict(tasks.encode_examples(examples, tokenizer, 16), verbose=0)[:, 0], raw,
                                rtol=1e-5, atol=1e-6)
     with open(os.path.join(run_dir, "predictions", "dev", "STS-B.tsv")) as f:

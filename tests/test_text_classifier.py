@@ -152,6 +152,8 @@ def test_classifier_from_a_run_directory_learns_strings_and_round_trips(run_dir,
     probe = ["a very good cat", "the bad dog", "zyx film"]
     logits = classifier.predict(probe, verbose=0)
     np.testing.assert_allclose(logits, head_on_ids(classifier, classifier.preprocessor(probe)), rtol=1e-5, atol=1e-6)
+    ids = {k: np_(v) for k, v in classifier.preprocessor(probe).items()}  # packed ids skip the preprocessor
+    np.testing.assert_allclose(classifier.predict(ids, verbose=0), logits, rtol=1e-5, atol=1e-6)
     pairs = (["the good film", "a bad cat"], ["was good", "very bad"])
     np.testing.assert_allclose(classifier.predict(pairs, verbose=0),
                                head_on_ids(classifier, classifier.preprocessor(x=pairs)), rtol=1e-5, atol=1e-6)

@@ -21,8 +21,8 @@ class ElectraTextClassifier(keras_hub.models.TextClassifier):
 
     A keras-hub `TextClassifier` (a `Task`): `fit`, `evaluate` and `predict` take strings or
     (firsts, seconds) string pairs and run them through `preprocessor`
-    (`ElectraTextClassifierPreprocessor`); set `classifier.preprocessor = None` to feed
-    token_ids / segment_ids / padding_mask instead. The head is `ElectraClassifier`'s
+    (`ElectraTextClassifierPreprocessor`); a dict of token_ids / segment_ids / padding_mask
+    (what the preprocessor gives) is taken as it is, with or without a preprocessor. The head is `ElectraClassifier`'s
     (dropout, one dense layer named "classifier", float32 "logits"; [CLS] or mean pooling),
     so on the same weights both give the same logits.
 
@@ -99,11 +99,26 @@ class ElectraTextClassifier(keras_hub.models.TextClassifier):
     def fit(self, x=None, y=None, batch_size=None, sample_weight=None, shuffle=True, **kwargs):
         """keras-hub's `Task.fit`, with strings and arrays shuffled every epoch as `keras.Model.fit`
         shuffles arrays (keras-hub hands them to tf.data in their order and ignores `shuffle`).
-        A `tf.data.Dataset` is used as it is."""
+        A `tf.data.Dataset` is used as it is; packed token ids skip the preprocessor (`packed`)."""
+        if packed(x):
+            return keras.Model.fit(self, x, y, batch_size=batch_size, sample_weight=sample_weight, shuffle=shuffle,
+                                   **kwargs)
         in_memory = isinstance(x, (list, tuple, dict, np.ndarray)) or keras.ops.is_tensor(x)
         if not shuffle or not in_memory or kwargs.get("validation_split"):
             return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight, shuffle=shuffle, **kwargs)
         return super().fit(shuffled_batches(x, y, sample_weight, batch_size or 32), shuffle=False, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """keras-hub's `Task.evaluate`; packed token ids skip the preprocessor (`packed`)."""
+        if packed(x):
+            return keras.Model.evaluate(self, x, y, **kwargs)
+        return super().evaluate(x, y, **kwargs)
+
+    def predict(self, x, **kwargs):
+        """keras-hub's `Task.predict`; packed token ids skip the preprocessor (`packed`)."""
+        if packed(x):
+            return keras.Model.predict(self, x, **kwargs)
+        return super().predict(x, **kwargs)
 
     def compile_from_config(self, config):
         """On loading a `.keras` file: the saved optimizer (its state follows), loss and metrics,
@@ -148,3 +163,10 @@ class ElectraTextClassifier(keras_hub.models.TextClassifier):
                 ElectraTokenizer.from_wordpiece(converted.tokenizer),
                 sequence_length=electra_presets.default_sequence_length(preset))
         return cls(backbone=backbone, **kwargs)
+
+
+def packed(x):
+    """Whether `x` is already the backbone's inputs, in memory: a dict with `token_ids` (and
+    segment_ids, padding_mask) as the preprocessor would give. `fit`, `evaluate` and `predict`
+    take those as they are, preprocessor or not, as an `ElectraClassifier` would."""
+    return isinstance(x, dict) and "token_ids" in x
