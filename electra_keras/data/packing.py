@@ -7,6 +7,10 @@ also closes an example, so examples never span documents. Each example is laid o
 otherwise A aims at (target - 3) // 2 tokens and a sentence that overshoots it goes to A half of
 the time while B is empty. Tokens past the sequence length are dropped. After each example,
 with probability 0.05 the next target is a random length in [5, max_length].
+
+`ExamplePlanner` makes these decisions from sentence lengths alone; `ExampleBuilder` and
+`pack_lines` lay its plans out as lists of ids, `pack_arrays` (build-data's) as padded NumPy
+rows, and the two give the same examples for the same seed.
 """
 
 import dataclasses
