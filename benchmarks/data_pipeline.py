@@ -198,7 +198,6 @@ if __name__ == "__main__":
 def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None):
     """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker);
     workers 0 lets the runner decide (Beam)."""
-    import json
     import subprocess
     import sys
 

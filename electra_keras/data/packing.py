@@ -125,8 +125,8 @@ class ExampleBuilder:
         """(token_ids, segment_ids) of a plan: [CLS] A [SEP] (B [SEP])."""
         if plan is None:
             return None
-        parts = ([t for ids, a in zip(plan.items, plan.in_first) if a == side for t in ids] for side in (True, False))
-        first, second = next(parts)[:plan.first_kept], next(parts)[:plan.second_kept]
+        first = [t for ids, a in zip(plan.items, plan.in_first) if a for t in ids][:plan.first_kept]
+        second = [t for ids, a in zip(plan.items, plan.in_first) if not a for t in ids][:plan.second_kept]
         token_ids = [self.cls_id, *first, self.sep_id]
         segment_ids = [0] * len(token_ids)
         if second:

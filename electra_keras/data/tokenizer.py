@@ -15,6 +15,7 @@ times faster, with BERT's ids: each text it would tokenize otherwise takes the e
 The settings travel next to the vocab in ``tokenizer_config.json``.
 """
 
+import contextlib
 import gc
 import itertools
 import json
@@ -347,17 +348,24 @@ class _FastWordPiece:
     def encode(self, texts):
         """FastBertTokenizer's ids of each text, as lists, and the indices of those with [UNK]."""
         values, splits, unknown_rows = self.encode_arrays(texts)
-        collecting = gc.isenabled()
-        try:
-            # Lists of ints hold no cycles: the collector, run every few hundred new lists, would
-            # scan every object of the process (TensorFlow's too) and take most of the time.
-            gc.disable()
+        with collector_off():  # run every few hundred new lists, it would take most of the time
             values, splits = values.tolist(), splits.tolist()
             ids = [values[a:b] for a, b in zip(splits[:-1], splits[1:])]
-        finally:
-            if collecting:
-                gc.enable()
         return ids, unknown_rows
+
+
+@contextlib.contextmanager
+def collector_off():
+    """Python's cyclic garbage collector paused, then restored as it was: for making many objects
+    that hold no cycles (strings, lists of ints), where each of its passes would scan every object
+    of the process, TensorFlow's too."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _ragged(rows):
