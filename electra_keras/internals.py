@@ -15,6 +15,9 @@ Private methods the package overrides are here too, as mixins its classes inheri
   for `AdamWeightDecay`: the clip factor of the summed gradient under tf.distribute, and weight
   decay at each variable's own rate (in its `update_step`).
 
+`runtimes_started` reads TensorFlow's and JAX's private state to tell whether build-data may
+fork its workers (tests/test_build_data.py builds with forked workers in a fresh process).
+
 One assumption rides on public API: the paired dropout (`layers.electra_transformer_encoder.
 dropout`) takes a float32 `keras.random.uniform` to be k / 2^23 (k / 2^24 on PyTorch); its
 tests check the kept fraction and the independence of the two halves on every backend.
@@ -145,3 +148,31 @@ def layer_attributes(layer):
     attributes = dict(vars(layer))
     attributes.update(attributes.pop("_modules", None) or {})
     return attributes
+
+
+def runtimes_started():
+    """Which of TensorFlow's and JAX's runtimes (their thread pools) have started in this process;
+    a process forked from one that has them may hang in its first op. Reads TensorFlow's
+    `context.context_safe()._context_handle` and JAX's `xla_bridge._backends`; a name that is
+    gone counts as started."""
+    import sys
+
+    started = []
+    if "tensorflow" in sys.modules:
+        try:
+            from tensorflow.python.eager import context
+
+            ctx = context.context_safe()
+            if ctx is not None and ctx._context_handle is not None:
+                started.append("tensorflow")
+        except (ImportError, AttributeError):
+            started.append("tensorflow")
+    if "jax" in sys.modules:
+        try:
+            from jax._src import xla_bridge
+
+            if xla_bridge._backends:
+                started.append("jax")
+        except (ImportError, AttributeError):
+            started.append("jax")
+    return started

@@ -2,6 +2,8 @@
 
 import glob
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -77,8 +79,10 @@ def test_records_follow_the_layout_and_the_summary_adds_up(corpus, tmp_path):
 
 
 def test_output_depends_on_the_seed_not_on_the_number_of_workers(corpus, tmp_path, monkeypatch):
+    """Spawned workers (how they start once TensorFlow runs here; the fork is the next test's)."""
     root, _, tokenizer = corpus
     kwargs = dict(seq_len=SEQ, shard_size_mb=SHARD_MB, progress=False)
+    monkeypatch.setattr(build, "_worker_context", lambda: build.multiprocessing.get_context("spawn"))
     build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path / "one", num_workers=1, **kwargs)
     # a corpus this small is built before a worker has started: wait for it, so it builds the first shards
     monkeypatch.setattr(build, "_BUILD_WHILE_WORKERS_START", False)
@@ -87,6 +91,40 @@ def test_output_depends_on_the_seed_not_on_the_number_of_workers(corpus, tmp_pat
                                  seed=1, **kwargs)
     assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
     assert shard_bytes(tmp_path / "one") != shard_bytes(tmp_path / "seed1")
+
+
+FORKED_BUILD = """
+import sys
+from electra_keras import internals
+from electra_keras.data import build
+
+corpus, vocab, out = sys.argv[1:]
+assert internals.runtimes_started() == [], internals.runtimes_started()
+contexts = []
+choose = build._worker_context
+build._worker_context = lambda: contexts.append(choose()) or contexts[-1]
+build._BUILD_WHILE_WORKERS_START = False  # a worker builds shards
+build.build_pretraining_data(corpus, vocab, out, seq_len=32, shard_size_mb=0.1, num_workers=2, progress=False)
+assert [c.get_start_method() for c in contexts] == ["fork"], contexts
+assert "tensorflow" in internals.runtimes_started()  # this process tokenized after the fork
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_workers_forked_before_tensorflow_starts_build_the_same_shards(tmp_path):
+    """In a fresh process the workers are forked (they start at once, with its imports) and
+    tokenize through TensorFlow themselves: shards of 0.1 MB take the fast path."""
+    write_corpus(tmp_path / "text.txt", num_docs=4000, seed=5)
+    vocab = small_vocab(tmp_path / "vocab")
+    build.build_pretraining_data(str(tmp_path / "text.txt"), os.path.dirname(vocab), tmp_path / "one",
+                                 seq_len=32, shard_size_mb=0.1, num_workers=1, progress=False)
+    script = tmp_path / "forked_build.py"
+    script.write_text(FORKED_BUILD)
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "text.txt"), os.path.dirname(vocab),
+                          str(tmp_path / "two")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    one = shard_bytes(tmp_path / "one")
+    assert len(one) >= 4 and shard_bytes(tmp_path / "two") == one
 
 
 def test_a_crash_mid_shard_leaves_whole_shards_and_the_rerun_adds_no_duplicates(corpus, tmp_path, monkeypatch):

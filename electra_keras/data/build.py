@@ -27,6 +27,7 @@ import time
 
 import numpy as np
 
+from electra_keras import internals
 from electra_keras.atomic import atomic_json
 from electra_keras.data.example_bytes import serialize_examples
 from electra_keras.data.packing import pack_arrays
@@ -297,11 +298,11 @@ def build_pretraining_data(
                 "again: call it under `if __name__ == '__main__':`, or pass num_workers=1"
             )
         # This process is one of the workers: it builds shards itself until the others have
-        # started (each imports TensorFlow, which takes seconds) and whenever they have enough
-        # queued, so a small input is not held up by their start and memory stays bounded (a
-        # few chunks in flight). Workers still starting at the end are stopped, not awaited.
+        # started (a spawned one imports TensorFlow, which takes seconds) and whenever they have
+        # enough queued, so a small input is not held up by their start and memory stays bounded
+        # (a few chunks in flight). Workers still starting at the end are stopped, not awaited.
+        context = _worker_context()  # before this process's tokenizer starts TensorFlow
         _init_worker(output_dir, settings, tokenizer)
-        context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
         with context.Pool(num_workers - 1, _init_worker, (output_dir, settings)) as pool:
             started_up = pool.apply_async(os.getpid)  # answered once a worker is up
             if not _BUILD_WHILE_WORKERS_START:
@@ -321,6 +322,16 @@ def build_pretraining_data(
                 finished(*in_flight.popleft().get())
     bar.close()
     return _write_info(records, files, settings, output_dir, started, progress)
+
+
+def _worker_context():
+    """How worker processes start: forked where that is safe (Linux, and neither TensorFlow's nor
+    JAX's runtime started in this process; the fork then happens before this process tokenizes),
+    so they have this process's imports at once; otherwise spawned, each importing TensorFlow
+    afresh (about 4 s)."""
+    if sys.platform.startswith("linux") and not internals.runtimes_started():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _write_info(records, files, settings, output_dir, started, progress):

@@ -8,9 +8,11 @@ otherwise A aims at (target - 3) // 2 tokens and a sentence that overshoots it g
 the time while B is empty. Tokens past the sequence length are dropped. After each example,
 with probability 0.05 the next target is a random length in [5, max_length].
 
-`ExamplePlanner` makes these decisions from sentence lengths alone; `ExampleBuilder` and
-`pack_lines` lay its plans out as lists of ids, `pack_arrays` (build-data's) as padded NumPy
-rows, and the two give the same examples for the same seed.
+`ExamplePlanner` makes these decisions from sentence lengths alone, and `ExampleBuilder` and
+`pack_lines` lay its plans out as lists of ids. `plan_arrays` makes the same decisions in one
+loop over a shard's lengths, and `pack_arrays` (build-data's) lays them out as padded NumPy rows
+without a Python loop over tokens or sentences; the two paths give the same examples for the
+same seed.
 """
 
 import dataclasses
@@ -166,6 +168,68 @@ def pack_lines(lines, encode_batch, max_length, cls_id, sep_id, seed, batch_line
     return examples, builder.stats
 
 
+def plan_arrays(lines, lengths, max_length, seed):
+    """`ExamplePlanner`'s decisions for a line stream, in one loop, as arrays.
+
+    Args:
+      lines: a list of sentences with ``""`` after each document.
+      lengths: the token count of each non-empty line, in order.
+      seed: as `pack_lines`'s.
+
+    Returns (row, in_first, first_kept, second_kept, stats): per non-empty line, its example
+    (-1 for a line of no tokens) and whether it goes to segment A; per example, the tokens of A
+    and of B that fit. The same random draws as `ExamplePlanner`, in the same order.
+    """
+    import numpy as np
+
+    rng = random.Random(seed)
+    rand, randint = rng.random, rng.randint
+    row, in_first = [-1] * len(lengths), [False] * len(lengths)
+    firsts, seconds, stats = [], [], PackStats()
+    pending, pending_tokens, target = [], 0, max_length
+
+    def close():
+        nonlocal pending, pending_tokens, target
+        first_target = 100_000 if rand() < 0.1 else (target - 3) // 2
+        first = second = 0
+        example = len(firsts)
+        for i in pending:
+            length = lengths[i]
+            row[i] = example
+            if not first or first + length < first_target or (not second and first < first_target and rand() < 0.5):
+                in_first[i] = True
+                first += length
+            else:
+                second += length
+        first_kept = min(first, max_length - 2)
+        second_kept = min(second, max(0, max_length - first_kept - 3))
+        firsts.append(first_kept), seconds.append(second_kept)
+        stats.tokens += first_kept + 2 + (second_kept + 1 if second_kept else 0)
+        stats.single_segment += not second_kept
+        stats.dropped_tokens += first + second - first_kept - second_kept
+        pending, pending_tokens = [], 0
+        target = randint(5, max_length) if rand() < 0.05 else max_length
+
+    i = 0
+    for line in lines:
+        if line:
+            length = lengths[i]
+            if length:
+                pending.append(i)
+                pending_tokens += length
+                if pending_tokens >= target:
+                    close()
+            i += 1
+        elif pending_tokens:
+            close()
+    if pending_tokens:
+        close()
+    stats.examples = len(firsts)
+    stats.long_sentences = sum(length > max_length - 2 for length in lengths)
+    return (np.array(row, np.int64), np.array(in_first, bool), np.array(firsts, np.int64),
+            np.array(seconds, np.int64), stats)
+
+
 def pack_arrays(lines, values, row_splits, max_length, cls_id, sep_id, pad_id, seed):
     """`pack_lines`'s examples, padded, from the lines' ids as NumPy arrays.
 
@@ -180,31 +244,26 @@ def pack_arrays(lines, values, row_splits, max_length, cls_id, sep_id, pad_id, s
     """
     import numpy as np
 
-    planner = ExamplePlanner(max_length, random.Random(seed))
-    lengths, starts = np.diff(row_splits).tolist(), row_splits[:-1].tolist()
-    plans, sentence = [], iter(range(len(lengths)))
-    for line in [*lines, ""]:
-        if line:
-            i = next(sentence)
-            plan = planner.add(lengths[i], i)
-        else:
-            plan = planner.end_document()
-        if plan is not None:
-            plans.append(plan)
+    lengths = np.diff(row_splits)
+    row, in_first, first, second, stats = plan_arrays(lines, lengths.tolist(), max_length, seed)
+    # Each sentence's run of tokens: its place among its example's segment (A before B, each in
+    # sentence order) gives its column; what passes the segment's budget is cut.
+    placed = np.flatnonzero(row >= 0)
+    group = 2 * row[placed] + ~in_first[placed]
+    order = placed[np.argsort(group, kind="stable")]
+    group = 2 * row[order] + ~in_first[order]
+    size = lengths[order]
+    before = np.cumsum(size) - size
+    new_group = np.ones(len(group), bool)
+    new_group[1:] = group[1:] != group[:-1]
+    offset = before - before[new_group][np.cumsum(new_group) - 1]
+    a = in_first[order]
+    budget = np.where(a, first[row[order]], second[row[order]])
+    size = np.clip(budget - offset, 0, size)
+    column = np.where(a, 1, first[row[order]] + 2) + offset
+    rows, sources = row[order], row_splits[:-1][order]
 
-    # Runs of tokens copied from `values`: (example, column, start in values, length).
-    rows, columns, sources, sizes = [], [], [], []
-    for row, plan in enumerate(plans):
-        for side, budget, column in ((True, plan.first_kept, 1), (False, plan.second_kept, plan.first_kept + 2)):
-            for i, a in zip(plan.items, plan.in_first):
-                if a != side or not budget:
-                    continue
-                size = min(lengths[i], budget)
-                rows.append(row), columns.append(column), sources.append(starts[i]), sizes.append(size)
-                column, budget = column + size, budget - size
-    n = len(plans)
-    first = np.array([p.first_kept for p in plans], np.int64)
-    second = np.array([p.second_kept for p in plans], np.int64)
+    n = len(first)
     length = first + 2 + np.where(second > 0, second + 1, 0)
     positions = np.arange(max_length)
     input_mask = (positions < length[:, None]).astype(np.int32)
@@ -213,8 +272,6 @@ def pack_arrays(lines, values, row_splits, max_length, cls_id, sep_id, pad_id, s
     input_ids[:, 0] = cls_id
     input_ids[np.arange(n), first + 1] = sep_id
     input_ids[np.flatnonzero(second), length[second > 0] - 1] = sep_id
-    sizes = np.array(sizes, np.int64)
-    offsets = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    input_ids[np.repeat(np.array(rows, np.int64), sizes), np.repeat(np.array(columns, np.int64), sizes) + offsets] \
-        = values[np.repeat(np.array(sources, np.int64), sizes) + offsets]
-    return (input_ids, input_mask, segment_ids), planner.stats
+    offsets = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    input_ids[np.repeat(rows, size), np.repeat(column, size) + offsets] = values[np.repeat(sources, size) + offsets]
+    return (input_ids, input_mask, segment_ids), stats
