@@ -8,9 +8,10 @@ The default run measures, on the public-domain corpus (12 MB):
 - the WordPiece tokenizers (ours, Hugging Face's, tensorflow-text's, BERT's Python algorithm):
   results/tokenizers.md;
 - build-data end to end (read, split, tokenize, pack, serialize, write) against raw tokenization
-  with our tokenizer started, with 1 and 2 worker processes, and on Beam's DirectRunner (with
-  `--beam-python`, an interpreter that has the `beam` extra, or this one if it has Apache Beam);
-  scaling from 1 to 2 workers on the corpus four times over and on `--big-mb`; peak memory (RSS
+  (our tokenizer started, and in a fresh process with its start), with 1 and 2 worker processes,
+  and on Beam's DirectRunner (with `--beam-python`, an interpreter that has the `beam` extra, or
+  this one if it has Apache Beam); scaling from 1 to 2 workers, forked and spawned, on the corpus
+  four times over and on `--big-mb`; peak memory (RSS
   of the driver and of any one worker) at `--small-mb` and `--big-mb`; and the core-hours that
   20 and 40 GB would take: results/build_data.{md,png}.
 
@@ -183,8 +184,12 @@ def watch_workers():
         worker_mb[0] = max([worker_mb[0], *map(high_water_mb, children())])
 
 
-inputs, vocab, out, workers, runner = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+inputs, vocab, out, workers, runner, start_method = sys.argv[1:4] + [int(sys.argv[4])] + sys.argv[5:7]
 if __name__ == "__main__":
+    if start_method != "auto":  # how the workers start, whatever build-data would choose
+        import multiprocessing
+        from electra_keras.data import build
+        build._worker_context = lambda: multiprocessing.get_context(start_method)
     threading.Thread(target=watch_workers, daemon=True).start()
     start = time.perf_counter()
     build_pretraining_data(inputs, vocab, out, seq_len=128, shard_size_mb=4.0, num_workers=workers or None,
@@ -195,9 +200,39 @@ if __name__ == "__main__":
 """
 
 
-def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None):
+TOKENIZE_CHILD = """
+import json, os, sys, time
+from electra_keras.data import iter_lines
+from electra_keras.data.tokenizer import WordPieceTokenizer
+
+files, vocab = sys.argv[1].split(os.pathsep), sys.argv[2]
+sentences = [line for path in files for line in iter_lines(path) if line]
+start = time.perf_counter()
+WordPieceTokenizer.from_directory(vocab).encode_arrays(sentences)
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+
+def tokenize_in_child(files, vocab_dir, work):
+    """Seconds to start our tokenizer and tokenize `files`' sentences with `encode_arrays` in a
+    fresh process, as build-data's time counts them (the sentences read beforehand)."""
+    import subprocess
+    import sys
+
+    script = os.path.join(work, "tokenize_child.py")
+    with open(script, "w") as f:
+        f.write(TOKENIZE_CHILD)
+    result = subprocess.run([sys.executable, script, os.pathsep.join(files), vocab_dir], capture_output=True,
+                            text=True)
+    if result.returncode:
+        raise SystemExit(f"tokenizing in a fresh process failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None, start_method="auto"):
     """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker);
-    workers 0 lets the runner decide (Beam)."""
+    workers 0 lets the runner decide (Beam); start_method "spawn" or "fork" overrides how the
+    workers start."""
     import subprocess
     import sys
 
@@ -205,8 +240,8 @@ def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None)
     script = os.path.join(os.path.dirname(out), "build_child.py")
     with open(script, "w") as f:
         f.write(BUILD_CHILD)
-    result = subprocess.run([python or sys.executable, script, inputs, vocab_dir, out, str(workers), runner],
-                            capture_output=True, text=True)
+    result = subprocess.run([python or sys.executable, script, inputs, vocab_dir, out, str(workers), runner,
+                             start_method], capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"build-data ({runner}) failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -247,7 +282,8 @@ def bench_end_to_end(args, work):
     tokenizer.encode_batch(sentences[:1000] * 100)  # started, as a worker's tokenizer is once it runs
     text_mb = sum(map(os.path.getsize, files)) / 2**20
     raw = {"lists": text_mb / best_seconds(lambda: tokenizer.encode_batch(sentences), 3)[0],
-           "arrays": text_mb / best_seconds(lambda: tokenizer.encode_arrays(sentences), 3)[0]}
+           "arrays": text_mb / best_seconds(lambda: tokenizer.encode_arrays(sentences), 3)[0],
+           "fresh": text_mb / min(tokenize_in_child(files, vocab_dir, work) for _ in range(3))}
     corpus = os.path.join(work, "public_domain")
     os.makedirs(corpus)
     for path in files:
@@ -259,16 +295,20 @@ def bench_end_to_end(args, work):
     if python:
         runs["12 MB, Beam DirectRunner"] = (corpus, 0, "beam")
     runs.update({"4x, 1 worker": (four, 1, "local"), "4x, 2 workers": (four, 2, "local"),
+                 "4x, 2 workers, spawned": (four, 2, "spawn"),
                  f"{args.small_mb} MB, 2 workers": (repeated(files, args.small_mb, os.path.join(work, "small.txt")),
                                                     2, "local"),
-                 f"{args.big_mb} MB, 1 worker": (big, 1, "local"), f"{args.big_mb} MB, 2 workers": (big, 2, "local")})
+                 f"{args.big_mb} MB, 1 worker": (big, 1, "local"), f"{args.big_mb} MB, 2 workers": (big, 2, "local"),
+                 f"{args.big_mb} MB, 2 workers, spawned": (big, 2, "spawn")})
     results = {}
-    for name, (inputs, workers, runner) in runs.items():
+    for name, (inputs, workers, how) in runs.items():
+        runner, start_method = ("beam", "auto") if how == "beam" else ("local", "auto" if how == "local" else how)
         size = (sum(map(os.path.getsize, glob.glob(os.path.join(inputs, "*")))) if os.path.isdir(inputs)
                 else os.path.getsize(inputs)) / 2**20
         # runs of seconds are taken 3 times, the fastest kept: the first of a session pays for cold caches
         tries = [build_in_child(inputs, vocab_dir, os.path.join(work, "out"), workers, runner,
-                                python if runner == "beam" else None) for _ in range(3 if size < 100 else 1)]
+                                python if runner == "beam" else None, start_method)
+                 for _ in range(3 if size < 100 else 1)]
         measured = min(tries, key=lambda r: r["seconds"])
         results[name] = dict(measured, mb=size, workers=workers,
                              driver_mb=max(r["driver_mb"] for r in tries), worker_mb=max(r["worker_mb"] for r in tries))
@@ -280,29 +320,36 @@ def build_table(result):
     runs, raw = result["runs"], result["raw"]
     lines = [f"build-data end to end (read, split, tokenize, pack, serialize, write; shards of 4 MB, seq_len 128, "
              f"30,522 pieces) on {os.cpu_count()} cores, each run in a fresh process (its time includes starting "
-             f"the tokenizer; under 100 MB the fastest of 3 runs, peak RSS the largest), "
-             f"{time.strftime('%Y-%m-%d')}. Raw tokenization of the 12 MB corpus's sentences, "
-             f"tokenizer started: {raw['lists']:.1f} MB/s with `encode_batch` (ids as lists), {raw['arrays']:.1f} "
-             f"MB/s with `encode_arrays` (ids as NumPy arrays, what build-data uses).", "",
-             "| run | MB | seconds | MB/s | `encode_batch` / end to end | `encode_arrays` / end to end | "
-             "peak RSS, driver (MB) | peak RSS, one worker (MB) |", "|---|---|---|---|---|---|---|---|"]
+             f"the tokenizer; under 100 MB the fastest of 3 runs, peak RSS the largest; workers forked unless the "
+             f"run says spawned), {time.strftime('%Y-%m-%d')}. Raw tokenization of the 12 MB corpus's sentences: "
+             f"{raw['lists']:.1f} MB/s with `encode_batch` (ids as lists) and {raw['arrays']:.1f} MB/s with "
+             f"`encode_arrays` (ids as NumPy arrays, what build-data uses), tokenizer started; "
+             f"{raw['fresh']:.1f} MB/s with `encode_arrays` in a fresh process, starting the tokenizer included "
+             "(as build-data's time counts it).", "",
+             "| run | MB | seconds | MB/s | end to end / `encode_batch` | end to end / `encode_arrays` | "
+             "end to end / `encode_arrays` in a fresh process | peak RSS, driver (MB) | peak RSS, one worker (MB) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, r in runs.items():
         rate = r["mb"] / r["seconds"]
         worker = f"{r['worker_mb']:.0f}" if r["worker_mb"] else "-"
         lines.append(f"| {name} | {r['mb']:.0f} | {r['seconds']:.1f} | {rate:.2f} | {raw['lists'] / rate:.2f}x | "
-                     f"{raw['arrays'] / rate:.2f}x | {r['driver_mb']:.0f} | {worker} |")
+                     f"{raw['arrays'] / rate:.2f}x | {raw['fresh'] / rate:.2f}x | {r['driver_mb']:.0f} | {worker} |")
     if not result["beam"]:
         lines += ["", "Beam DirectRunner: not measured (no Apache Beam here; pass --beam-python)."]
-    small = runs["4x, 1 worker"]["seconds"] / runs["4x, 2 workers"]["seconds"]
-    big_one, big_two = (r for name, r in runs.items() if name.startswith(f"{result['big_mb']} MB"))
-    scaling = big_one["seconds"] / big_two["seconds"]
+    big = f"{result['big_mb']} MB"
+
+    def speedup(size, how=""):
+        return runs[f"{size}, 1 worker"]["seconds"] / runs[f"{size}, 2 workers{how}"]["seconds"]
+
     cores = os.cpu_count() or 1
+    big_two = runs[f"{big}, 2 workers"]
     per_core = big_two["mb"] / big_two["seconds"] / cores
-    lines += ["", f"2 workers against 1: {small:.2f}x on {runs['4x, 1 worker']['mb']:.0f} MB (each worker process "
-                  f"takes seconds to start: it imports TensorFlow), {scaling:.2f}x on {big_one['mb']:.0f} MB. At "
+    lines += ["", f"2 workers against 1: {speedup('4x'):.2f}x on {runs['4x, 1 worker']['mb']:.0f} MB and "
+                  f"{speedup(big):.2f}x on {big_two['mb']:.0f} MB with forked workers; {speedup('4x', ', spawned'):.2f}x "
+                  f"and {speedup(big, ', spawned'):.2f}x with spawned ones (each imports TensorFlow first). At "
                   f"{per_core:.2f} MB/s per core (2 workers on {cores} cores, {big_two['mb']:.0f} MB), 20 GB take "
                   f"{20 * 1024 / per_core / 3600:.1f} core-hours and 40 GB {40 * 1024 / per_core / 3600:.1f}."]
-    return "\n".join(lines), scaling
+    return "\n".join(lines), speedup(big)
 
 
 def plot_build(result, path):
@@ -317,8 +364,9 @@ def plot_build(result, path):
     left.barh(names, [r["mb"] / r["seconds"] for r in runs.values()])
     left.axvline(result["raw"]["lists"], color="k", linestyle="--", label="raw tokenization, `encode_batch`")
     left.axvline(result["raw"]["arrays"], color="k", linestyle=":", label="raw tokenization, `encode_arrays`")
+    left.axvline(result["raw"]["fresh"], color="gray", linestyle="-.", label="`encode_arrays` in a fresh process")
     left.set(xlabel="MB of text per second", title="build-data end to end")
-    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=8)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, fontsize=7)
     right.barh(names, [max(r["driver_mb"], r["worker_mb"]) for r in runs.values()])
     right.set(xlabel="peak RSS of one process (MB)", title="memory")
     fig.tight_layout()

@@ -367,3 +367,21 @@ def test_the_pretrainer_takes_its_replacements_from_the_screens_counts():
     cols = out["mask_positions"][chosen]
     np.testing.assert_array_equal(out["corrupted_ids"][rows, cols], 150)
     assert out["replaced_labels"][rows, cols].all()  # every original lies in 200-299
+
+
+def test_build_table_ratios_against_raw_tokenization_and_worker_speedups():
+    import data_pipeline
+
+    def run(mb, seconds):
+        return dict(mb=mb, seconds=seconds, driver_mb=900.0, worker_mb=0.0)
+
+    result = dict(raw={"lists": 20.0, "arrays": 30.0, "fresh": 10.0}, big_mb=500, beam=True, runs={
+        "12 MB, 1 worker": run(12, 1.2),
+        "4x, 1 worker": run(48, 3.0), "4x, 2 workers": run(48, 2.0), "4x, 2 workers, spawned": run(48, 4.0),
+        "500 MB, 1 worker": run(500, 30.0), "500 MB, 2 workers": run(500, 16.0),
+        "500 MB, 2 workers, spawned": run(500, 20.0)})
+    table, speedup = data_pipeline.build_table(result)
+    # 12 MB in 1.2 s is 10 MB/s: 2x, 3x and 1x the three raw rates
+    assert "| 12 MB, 1 worker | 12 | 1.2 | 10.00 | 2.00x | 3.00x | 1.00x | 900 | - |" in table
+    assert speedup == 30 / 16
+    assert "1.50x on 48 MB and 1.88x on 500 MB with forked workers; 0.75x and 1.50x with spawned" in table

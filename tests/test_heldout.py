@@ -83,6 +83,8 @@ def test_report_margins_are_against_random_initialisation_with_the_same_vocabula
         ("general", 6000, "amazon"): heldout.summary([0.66, 0.68]),
         ("random_task_vocab", 0, "trec6"): heldout.summary([0.50, 0.50]),
         ("task_text", 1500, "trec6"): heldout.summary([0.55, 0.57]),
+        ("random_wide", 0, "trec6"): heldout.summary([0.58, 0.58]),
+        ("wide", 2000, "trec6"): heldout.summary([0.61, 0.61]),
     }
     chosen = {k: {"setting": setting, "choose_score": 0.65, "flops": 2e13, "minutes": 30.0}
               for k in {(f, s) for f, s, _ in table}}
@@ -94,5 +96,22 @@ def test_report_margins_are_against_random_initialisation_with_the_same_vocabula
     assert rows["general"].endswith("| +0.0 |")
     # task_text against its own vocabulary's random initialisation: 56 - 50
     assert "56.0 ± 1.4 (+6.0)" in rows["task_text"] and rows["task_text"].endswith("| +6.0 |")
-    assert "(+" not in rows["random"] and "58.6 | 23.9 | 58.5" in rows["majority class"]
+    # wide against the random initialisation of its own width: 61 - 58, not 61 - 61
+    assert "61.0 ± 0.0 (+3.0)" in rows["wide"]
+    assert "(+" not in rows["random"] and "(+" not in rows["random_wide"] and "58.6 | 23.9 | 58.5" in rows["majority class"]
     assert (tmp_path / "heldout.png").stat().st_size > 0
+
+
+def test_small_corpus_keeps_every_eighth_document_of_each_file(tmp_path):
+    data = tmp_path / "data"
+    (data / "wiki_leads").mkdir(parents=True)
+    (data / "public_domain").mkdir()
+    leads = [f'{{"text": "lead {i}"}}' for i in range(17)]
+    (data / "wiki_leads" / "wiki_leads.jsonl").write_text("\n".join(leads) + "\n")
+    paragraphs = [f"Paragraph {i} line one.\nline two of {i}." for i in range(10)]
+    for name in ("moby_dick.txt", "state_of_the_union.txt"):
+        (data / "public_domain" / name).write_text("\n\n".join(paragraphs) + "\n")
+    args = heldout.parse_args(["--data", str(data), "--work", str(tmp_path / "work")])
+    jsonl, moby, sotu = heldout.small_corpus(args)
+    assert open(jsonl).read().splitlines() == [leads[0], leads[8], leads[16]]
+    assert open(moby).read() == open(sotu).read() == paragraphs[0] + "\n\n" + paragraphs[8] + "\n"

@@ -37,7 +37,9 @@ from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer, collect
 SHARD_PREFIX = "pretrain"
 INFO_FILE = "data_info.json"
 SETTINGS_FILE = "build_settings.json"
-WORKER_BYTES = 128 * 2**20  # by default, one worker per 128 MB of input, up to the cores (docs/speed.md)
+# By default one worker per this much input, up to the cores (docs/speed.md): a forked worker
+# starts at once, a spawned one imports TensorFlow first (about 4 s).
+WORKER_BYTES = {"fork": 16 * 2**20, "spawn": 128 * 2**20}
 _BUILD_WHILE_WORKERS_START = True  # False: the driver waits for them (a test's way to give them shards)
 
 
@@ -233,9 +235,11 @@ def build_pretraining_data(
       seq_len: tokens per example, [CLS] and [SEP] included.
       seed: fixes packing and shard order.
       shard_size_mb: text per shard (the unit of work and of resumption).
-      num_workers: processes that build shards, this one included (default: one per 128 MB of
-        input, up to every core); 1 builds in this process alone. Worker processes import the
-        calling script, so call this under `if __name__ == "__main__":`.
+      num_workers: processes that build shards, this one included; 1 builds in this process
+        alone. Workers are forked on Linux when neither TensorFlow nor JAX has run an op in this
+        process yet (they start at once), else spawned (each imports TensorFlow, about 4 s, and
+        the calling script: call this under `if __name__ == "__main__":`). Default: one per
+        16 MB of input when forked, per 128 MB when spawned, up to every core.
       text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
         read (see `iter_lines`; "auto" reads hard-wrapped prose by paragraph).
       runner: "local" (worker processes here) or "beam": an Apache Beam pipeline
@@ -273,8 +277,9 @@ def build_pretraining_data(
         return _write_info(records, files, settings, output_dir, started, progress)
     total_bytes = sum(size for _, size in settings["inputs"])
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
-    if num_workers is None:  # a worker costs seconds to start (it imports TensorFlow): ~1 per 128 MB
-        num_workers = max(1, min(os.cpu_count() or 1, total_bytes // WORKER_BYTES))
+    context = _worker_context()  # before this process's tokenizer starts TensorFlow
+    if num_workers is None:
+        num_workers = max(1, min(os.cpu_count() or 1, total_bytes // WORKER_BYTES[context.get_start_method()]))
     num_workers = min(num_workers, expected_shards)
 
     bar = _progress_bar(total_bytes, progress)
@@ -301,7 +306,6 @@ def build_pretraining_data(
         # started (a spawned one imports TensorFlow, which takes seconds) and whenever they have
         # enough queued, so a small input is not held up by their start and memory stays bounded
         # (a few chunks in flight). Workers still starting at the end are stopped, not awaited.
-        context = _worker_context()  # before this process's tokenizer starts TensorFlow
         _init_worker(output_dir, settings, tokenizer)
         with context.Pool(num_workers - 1, _init_worker, (output_dir, settings)) as pool:
             started_up = pool.apply_async(os.getpid)  # answered once a worker is up
