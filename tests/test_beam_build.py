@@ -8,6 +8,7 @@ import glob
 import importlib.util
 import json
 import os
+import pickle
 import re
 import sys
 
@@ -75,6 +76,28 @@ def test_the_beam_build_writes_the_local_build_byte_for_byte(corpus, tmp_path):
     # The same files: shards byte for byte, each shard's stats, data_info.json, settings, tokenizer.
     assert directory(tmp_path / "beam") == directory(tmp_path / "local")
     assert len(glob.glob(str(tmp_path / "beam" / "*.tfrecord"))) == local["shards"]
+
+
+@needs_beam
+def test_only_chunk_names_pass_through_the_shuffle_and_the_staged_chunks_go(corpus, tmp_path):
+    """The reading step stages each chunk's lines as a file and hands on (index, path, stats), so
+    no runner holds the corpus in memory; the build removes the staged files."""
+    from electra_keras.data import beam_build
+
+    inputs, _ = corpus
+    read_options = dict(text_field="text", encoding_errors="strict", sentences=True, text_format="auto",
+                        document_separator="")
+    out = tmp_path / "out"
+    os.makedirs(out / beam_build.STAGING_DIR)
+    reader = beam_build._ReadChunks(inputs, int(SHARD_MB * 2**20), read_options, str(out))
+    staged = list(reader.process(None))
+    chunks = list(build._chunks(inputs, int(SHARD_MB * 2**20), read_options))
+    assert [(i, stats) for i, _, stats in staged] == [(i, stats) for i, _, stats in chunks]
+    for (_, path, _), (_, lines, _) in zip(staged, chunks):
+        assert isinstance(path, str) and pickle.load(open(path, "rb")) == lines
+
+    build_data(corpus, tmp_path / "beam", runner="beam")
+    assert not os.path.exists(tmp_path / "beam" / beam_build.STAGING_DIR)
 
 
 @needs_beam

@@ -3,13 +3,16 @@
 The pipeline has three steps:
 1. one sequential read of the input that cuts it into the local builder's chunks
    (`build._chunks`), so chunk i, and therefore shard i, is what the local build makes of it;
-   chunks whose shard is already whole are skipped, so a rerun resumes;
-2. a Reshuffle, which spreads the chunks over the workers (without it the runner would fuse
-   the steps and build every shard on the reading worker); in a batch pipeline it is a
-   barrier, so building starts once the whole input has been read into the shuffle;
+   chunks whose shard is already whole are skipped, so a rerun resumes. Each chunk's lines are
+   staged as a file under the output directory (`STAGING_DIR`), and only its name goes on;
+2. a Reshuffle, which spreads the chunk names over the workers (without it the runner would
+   fuse the steps and build every shard on the reading worker); in a batch pipeline it is a
+   barrier, so building starts once the whole input has been read. Only names pass through
+   it, so no runner holds the text in memory (the DirectRunner holds what goes through);
 3. a step that builds each shard with the local builder's function (`build._build_shard`:
-   tokenize, pack seeded by (seed, i), shuffle, write under a temporary name, rename), with the
-   tokenizer loaded from the output directory once per DoFn instance.
+   tokenize, pack seeded by (seed, i), shuffle, write under a temporary name, rename) from
+   the staged lines, then removes them, with the tokenizer loaded from the output directory
+   once per DoFn instance.
 
 Workers read the input and write the shards and their ``.stats.json`` sidecars themselves; once
 the pipeline is done, the driver sums the sidecars into ``data_info.json`` as the local builder
@@ -21,8 +24,10 @@ at the same path on every worker for Dataflow, Flink or Spark.
 import contextlib
 import io
 import os
+import pickle
 import re
 import shlex
+import shutil
 
 try:
     import apache_beam as beam
@@ -77,8 +82,16 @@ def pipeline_options(beam_options=None, num_workers=None):
     return options
 
 
+STAGING_DIR = ".chunks"  # under the output directory: each chunk's lines until its shard is built
+
+
+def _staged_path(output_dir, index):
+    return os.path.join(output_dir, STAGING_DIR, f"chunk-{index:05d}.pickle")
+
+
 class _ReadChunks(beam.DoFn):
-    """The input, read once in order: (index, lines, read_stats) of each shard still to build."""
+    """The input, read once in order: each chunk whose shard is still to build is staged as a
+    file; yields (index, staged path, read_stats)."""
 
     def __init__(self, files, shard_bytes, read_options, output_dir):
         self.files, self.shard_bytes, self.read_options = files, shard_bytes, read_options
@@ -87,11 +100,15 @@ class _ReadChunks(beam.DoFn):
     def process(self, _):
         for index, lines, read_stats in build._chunks(self.files, self.shard_bytes, self.read_options):
             if build._load_done(self.output_dir, index) is None:  # a whole shard from an earlier run stays
-                yield index, lines, read_stats
+                path = _staged_path(self.output_dir, index)
+                with open(path + ".tmp", "wb") as f:
+                    pickle.dump(lines, f, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(path + ".tmp", path)
+                yield index, path, read_stats
 
 
 class _BuildShards(beam.DoFn):
-    """Builds each chunk's shard as the local builder's workers do."""
+    """Builds each staged chunk's shard as the local builder's workers do, then removes the chunk."""
 
     def __init__(self, output_dir, settings):
         self.output_dir, self.settings = output_dir, settings
@@ -100,9 +117,13 @@ class _BuildShards(beam.DoFn):
         build._init_worker(self.output_dir, self.settings)  # the tokenizer the driver saved there
 
     def process(self, chunk):
-        index, lines, read_stats = chunk
+        index, path, read_stats = chunk
         if build._load_done(self.output_dir, index) is None:  # a retried bundle may find it built
+            with open(path, "rb") as f:
+                lines = pickle.load(f)
             build._build_shard(index, lines, read_stats, self.output_dir)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
         yield index
 
 
@@ -129,11 +150,15 @@ def run_pipeline(files, shard_bytes, read_options, settings, output_dir, options
       shard_bytes: text per chunk, as the local builder cuts it.
       read_options: `iter_lines` options.
       settings: the build settings (`build._settings`), for the workers.
-      output_dir: holds the tokenizer already; gets the shards and their stats.
+      output_dir: holds the tokenizer already; gets the shards and their stats, and the staged
+        chunks meanwhile (as much disk as the text they hold, each removed once its shard is built).
       options: `PipelineOptions` (see `pipeline_options`).
     """
     files = [os.path.abspath(f) for f in files]  # workers do not share the driver's working directory
     output_dir = os.path.abspath(output_dir)
+    staging = os.path.join(output_dir, STAGING_DIR)
+    shutil.rmtree(staging, ignore_errors=True)  # chunks an interrupted run left
+    os.makedirs(staging)
     with beam.Pipeline(options=options) as pipeline:
         _ = (
             pipeline
@@ -142,4 +167,5 @@ def run_pipeline(files, shard_bytes, read_options, settings, output_dir, options
             | "SpreadChunks" >> beam.Reshuffle()
             | "BuildShards" >> beam.ParDo(_BuildShards(output_dir, settings))
         )
+    shutil.rmtree(staging, ignore_errors=True)
     return _shard_records(output_dir)
