@@ -184,7 +184,8 @@ def watch_workers():
         worker_mb[0] = max([worker_mb[0], *map(high_water_mb, children())])
 
 
-inputs, vocab, out, workers, runner, start_method = sys.argv[1:4] + [int(sys.argv[4])] + sys.argv[5:7]
+inputs, vocab, out, workers, runner, start_method = sys.argv[1:7]
+workers = int(workers)
 if __name__ == "__main__":
     if start_method != "auto":  # how the workers start, whatever build-data would choose
         import multiprocessing
@@ -213,38 +214,33 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
-def tokenize_in_child(files, vocab_dir, work):
-    """Seconds to start our tokenizer and tokenize `files`' sentences with `encode_arrays` in a
-    fresh process, as build-data's time counts them (the sentences read beforehand)."""
+def run_child(source, work, name, args, python=None):
+    """Run `source` as a script in a fresh process; returns the JSON of its last line of output."""
     import subprocess
     import sys
 
-    script = os.path.join(work, "tokenize_child.py")
+    script = os.path.join(work, f"{name}.py")
     with open(script, "w") as f:
-        f.write(TOKENIZE_CHILD)
-    result = subprocess.run([sys.executable, script, os.pathsep.join(files), vocab_dir], capture_output=True,
-                            text=True)
+        f.write(source)
+    result = subprocess.run([python or sys.executable, script, *args], capture_output=True, text=True)
     if result.returncode:
-        raise SystemExit(f"tokenizing in a fresh process failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+        raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def tokenize_in_child(files, vocab_dir, work):
+    """Seconds to start our tokenizer and tokenize `files`' sentences with `encode_arrays` in a
+    fresh process, as build-data's time counts them (the sentences read beforehand)."""
+    return run_child(TOKENIZE_CHILD, work, "tokenize_child", [os.pathsep.join(files), vocab_dir])["seconds"]
 
 
 def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None, start_method="auto"):
     """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker);
     workers 0 lets the runner decide (Beam); start_method "spawn" or "fork" overrides how the
     workers start."""
-    import subprocess
-    import sys
-
     shutil.rmtree(out, ignore_errors=True)
-    script = os.path.join(os.path.dirname(out), "build_child.py")
-    with open(script, "w") as f:
-        f.write(BUILD_CHILD)
-    result = subprocess.run([python or sys.executable, script, inputs, vocab_dir, out, str(workers), runner,
-                             start_method], capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(f"build-data ({runner}) failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_child(BUILD_CHILD, os.path.dirname(out), f"build_child_{runner}",
+                     [inputs, vocab_dir, out, str(workers), runner, start_method], python)
 
 
 def beam_python(args):

@@ -38,8 +38,8 @@ SHARD_PREFIX = "pretrain"
 INFO_FILE = "data_info.json"
 SETTINGS_FILE = "build_settings.json"
 # By default one worker per this much input, up to the cores (docs/speed.md): a forked worker
-# starts at once, a spawned one imports TensorFlow first (about 4 s).
-WORKER_BYTES = {"fork": 16 * 2**20, "spawn": 128 * 2**20}
+# starts at once (two beat one from 12 MB, lose on 5 MB), a spawned one imports TensorFlow first.
+WORKER_BYTES = {"fork": 8 * 2**20, "spawn": 128 * 2**20}
 _BUILD_WHILE_WORKERS_START = True  # False: the driver waits for them (a test's way to give them shards)
 
 
@@ -239,7 +239,7 @@ def build_pretraining_data(
         alone. Workers are forked on Linux when neither TensorFlow nor JAX has run an op in this
         process yet (they start at once), else spawned (each imports TensorFlow, about 4 s, and
         the calling script: call this under `if __name__ == "__main__":`). Default: one per
-        16 MB of input when forked, per 128 MB when spawned, up to every core.
+        8 MB of input when forked, per 128 MB when spawned, up to every core.
       text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
         read (see `iter_lines`; "auto" reads hard-wrapped prose by paragraph).
       runner: "local" (worker processes here) or "beam": an Apache Beam pipeline

@@ -9,10 +9,9 @@ the time while B is empty. Tokens past the sequence length are dropped. After ea
 with probability 0.05 the next target is a random length in [5, max_length].
 
 `ExamplePlanner` makes these decisions from sentence lengths alone, and `ExampleBuilder` and
-`pack_lines` lay its plans out as lists of ids. `plan_arrays` makes the same decisions in one
-loop over a shard's lengths, and `pack_arrays` (build-data's) lays them out as padded NumPy rows
-without a Python loop over tokens or sentences; the two paths give the same examples for the
-same seed.
+`pack_lines` lay its plans out as lists of ids. `plan_arrays` gathers a shard's plans into
+arrays, and `pack_arrays` (build-data's) lays them out as padded NumPy rows without a Python loop
+over tokens; the two paths give the same examples for the same seed.
 """
 
 import dataclasses
@@ -169,7 +168,7 @@ def pack_lines(lines, encode_batch, max_length, cls_id, sep_id, seed, batch_line
 
 
 def plan_arrays(lines, lengths, max_length, seed):
-    """`ExamplePlanner`'s decisions for a line stream, in one loop, as arrays.
+    """`ExamplePlanner`'s plans for a line stream, as arrays.
 
     Args:
       lines: a list of sentences with ``""`` after each document.
@@ -178,56 +177,26 @@ def plan_arrays(lines, lengths, max_length, seed):
 
     Returns (row, in_first, first_kept, second_kept, stats): per non-empty line, its example
     (-1 for a line of no tokens) and whether it goes to segment A; per example, the tokens of A
-    and of B that fit. The same random draws as `ExamplePlanner`, in the same order.
+    and of B that fit.
     """
     import numpy as np
 
-    rng = random.Random(seed)
-    rand, randint = rng.random, rng.randint
+    planner = ExamplePlanner(max_length, random.Random(seed))
     row, in_first = [-1] * len(lengths), [False] * len(lengths)
-    firsts, seconds, stats = [], [], PackStats()
-    pending, pending_tokens, target = [], 0, max_length
-
-    def close():
-        nonlocal pending, pending_tokens, target
-        first_target = 100_000 if rand() < 0.1 else (target - 3) // 2
-        first = second = 0
-        example = len(firsts)
-        for i in pending:
-            length = lengths[i]
-            row[i] = example
-            if not first or first + length < first_target or (not second and first < first_target and rand() < 0.5):
-                in_first[i] = True
-                first += length
-            else:
-                second += length
-        first_kept = min(first, max_length - 2)
-        second_kept = min(second, max(0, max_length - first_kept - 3))
-        firsts.append(first_kept), seconds.append(second_kept)
-        stats.tokens += first_kept + 2 + (second_kept + 1 if second_kept else 0)
-        stats.single_segment += not second_kept
-        stats.dropped_tokens += first + second - first_kept - second_kept
-        pending, pending_tokens = [], 0
-        target = randint(5, max_length) if rand() < 0.05 else max_length
-
-    i = 0
-    for line in lines:
+    firsts, seconds = [], []
+    sentence = iter(range(len(lengths)))
+    for line in [*lines, ""]:
         if line:
-            length = lengths[i]
-            if length:
-                pending.append(i)
-                pending_tokens += length
-                if pending_tokens >= target:
-                    close()
-            i += 1
-        elif pending_tokens:
-            close()
-    if pending_tokens:
-        close()
-    stats.examples = len(firsts)
-    stats.long_sentences = sum(length > max_length - 2 for length in lengths)
+            i = next(sentence)
+            plan = planner.add(lengths[i], i)
+        else:
+            plan = planner.end_document()
+        if plan is not None:
+            for i, a in zip(plan.items, plan.in_first):
+                row[i], in_first[i] = len(firsts), a
+            firsts.append(plan.first_kept), seconds.append(plan.second_kept)
     return (np.array(row, np.int64), np.array(in_first, bool), np.array(firsts, np.int64),
-            np.array(seconds, np.int64), stats)
+            np.array(seconds, np.int64), planner.stats)
 
 
 def pack_arrays(lines, values, row_splits, max_length, cls_id, sep_id, pad_id, seed):
@@ -250,8 +219,8 @@ def pack_arrays(lines, values, row_splits, max_length, cls_id, sep_id, pad_id, s
     # sentence order) gives its column; what passes the segment's budget is cut.
     placed = np.flatnonzero(row >= 0)
     group = 2 * row[placed] + ~in_first[placed]
-    order = placed[np.argsort(group, kind="stable")]
-    group = 2 * row[order] + ~in_first[order]
+    sort = np.argsort(group, kind="stable")
+    order, group = placed[sort], group[sort]
     size = lengths[order]
     before = np.cumsum(size) - size
     new_group = np.ones(len(group), bool)
