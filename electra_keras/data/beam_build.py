@@ -119,8 +119,14 @@ class _BuildShards(beam.DoFn):
     def process(self, chunk):
         index, path, read_stats = chunk
         if build._load_done(self.output_dir, index) is None:  # a retried bundle may find it built
-            with open(path, "rb") as f:
-                lines = pickle.load(f)
+            try:
+                with open(path, "rb") as f:
+                    lines = pickle.load(f)
+            except FileNotFoundError:
+                raise RuntimeError(
+                    f"{path}: the staged chunk of shard {index} is not there; is the output directory "
+                    f"the same filesystem on every worker?"
+                ) from None
             build._build_shard(index, lines, read_stats, self.output_dir)
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
