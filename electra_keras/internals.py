@@ -17,6 +17,8 @@ Private methods the package overrides are here too, as mixins its classes inheri
 
 `runtimes_started` reads TensorFlow's and JAX's private state to tell whether build-data may
 fork its workers (tests/test_build_data.py builds with forked workers in a fresh process).
+`tf_text_model_builders` are tensorflow-text's model compilers, whose bytes the tokenizer
+keeps on disk (tests/test_wordpiece_parity.py: the ids from kept models equal BERT's).
 
 One assumption rides on public API: the paired dropout (`layers.electra_transformer_encoder.
 dropout`) takes a float32 `keras.random.uniform` to be k / 2^23 (k / 2^24 on PyTorch); its
@@ -176,3 +178,14 @@ def runtimes_started():
         except (ImportError, AttributeError):
             started.append("jax")
     return started
+
+
+def tf_text_model_builders():
+    """tensorflow-text's compilers of its tokenizer models to bytes, as its own classes call
+    them: (normalizer(lower_case_nfd_strip_accents), wordpiece(vocab, max_bytes_per_word,
+    suffix_indicator, unknown_token, no_pretokenization, support_detokenization)). Their
+    bytes are what `FastBertNormalizer` and `FastWordpieceTokenizer` take as `model_buffer`."""
+    from tensorflow_text.core.pybinds import pywrap_fast_bert_normalizer_model_builder as normalizer
+    from tensorflow_text.core.pybinds import pywrap_fast_wordpiece_tokenizer_model_builder as wordpiece
+
+    return normalizer.build_fast_bert_normalizer_model, wordpiece.build_fast_wordpiece_model

@@ -36,6 +36,7 @@ import numpy as np
 
 from electra_keras import distribute, word_vectors
 from electra_keras.atomic import NoSpaceLeft, atomic_json, atomic_text, is_disk_full
+from electra_keras.cache import default_cache_dir
 from electra_keras.checkpoints import CHECKPOINT_DIR, LATEST, latest_checkpoint, restore_checkpoint, save_checkpoint  # noqa: F401
 from electra_keras.convert.native import save_models
 from electra_keras.data import corpora
@@ -51,10 +52,6 @@ HOW_IT_RUNS = ("strategy", "jit_compile", "steps_per_execution")  # may change w
 PLOTTED = ("loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
            "disc_precision", "disc_recall", "disc_auc", "eval_auc_generator", "eval_auc_random", "eval_auc_frequency",
            "learning_rate")
-
-
-def default_cache_dir():
-    return os.environ.get("ELECTRA_KERAS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "electra_keras"))
 
 
 # ---- data --------------------------------------------------------------------------------------

@@ -326,3 +326,43 @@ def test_the_detector_sends_each_departing_class_to_the_exact_path():
     departing = ["cat\x00s", "bad\ufffdbyte", "zero\u2060joiner", "soft\u00adhyphen", "é" * 150]
     alike = ["ﬁne x² Straße wait… ΟΔΟΣ ς ｆｕｌｌ", "é" * 100, "plain"]
     assert departing_rows(cased, departing + alike) == list(range(len(departing)))
+
+
+def test_compiled_models_are_kept_and_checked(tmp_path, monkeypatch):
+    """tensorflow-text's compiled models are kept in the cache directory: a later tokenizer
+    reads them instead of compiling, with BERT's ids; a damaged file is compiled again; another
+    vocabulary gets its own; a cache that cannot be written still tokenizes."""
+    from electra_keras import cache, internals
+
+    monkeypatch.setenv("ELECTRA_KERAS_CACHE", str(tmp_path / "cache"))
+    normalizer, wordpiece = internals.tf_text_model_builders()
+    compiled = []
+
+    def counted(build):
+        return lambda *args: compiled.append(build.__name__) or build(*args)
+
+    monkeypatch.setattr(internals, "tf_text_model_builders", lambda: (counted(normalizer), counted(wordpiece)))
+    vocab = _vocab(BATTERY)
+    _check_fast_path(WordPieceTokenizer(vocab), BATTERY)
+    files = sorted((tmp_path / "cache" / "tokenizers").iterdir())
+    assert len(compiled) == len(files) == 3  # the normalizer, the vocabulary, the splitter
+
+    compiled.clear()
+    _check_fast_path(WordPieceTokenizer(vocab), BATTERY)
+    assert compiled == []
+
+    damaged = max(files, key=lambda f: f.stat().st_size)
+    kept = damaged.read_bytes()
+    damaged.write_bytes(kept[:-1] + bytes([kept[-1] ^ 1]))
+    _check_fast_path(WordPieceTokenizer(vocab), BATTERY)
+    assert len(compiled) == 1 and damaged.read_bytes() == kept
+
+    compiled.clear()
+    _check_fast_path(WordPieceTokenizer(vocab[:-1]), BATTERY)  # one piece fewer: its own model
+    assert compiled == ["build_fast_wordpiece_model"]
+    assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 4
+
+    (tmp_path / "not_a_directory").write_text("")
+    monkeypatch.setenv("ELECTRA_KERAS_CACHE", str(tmp_path / "not_a_directory"))
+    _check_fast_path(WordPieceTokenizer(vocab), BATTERY)
+    assert cache.cached_bytes("kind", ["key"], lambda: b"built") == b"built"
