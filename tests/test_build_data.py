@@ -127,6 +127,17 @@ def test_workers_forked_before_tensorflow_starts_build_the_same_shards(tmp_path)
     assert len(one) >= 4 and shard_bytes(tmp_path / "two") == one
 
 
+def test_default_workers_one_per_8_mb_begun_when_forked():
+    mb = 2**20
+    assert build.default_workers(5 * mb, "fork", 2) == 1  # one worker was faster on 5 MB
+    assert build.default_workers(12 * mb, "fork", 2) == 2  # two were faster on 12 MB
+    assert build.default_workers(8 * mb + 1, "fork", 16) == 2
+    assert build.default_workers(100 * mb, "fork", 16) == 13
+    assert build.default_workers(12 * mb, "spawn", 2) == 1  # a spawned worker imports TensorFlow first
+    assert build.default_workers(300 * mb, "spawn", 2) == 2
+    assert build.default_workers(0, "fork", 2) == 1
+
+
 def test_a_crash_mid_shard_leaves_whole_shards_and_the_rerun_adds_no_duplicates(corpus, tmp_path, monkeypatch):
     root, _, tokenizer = corpus
     kwargs = dict(seq_len=SEQ, shard_size_mb=SHARD_MB, num_workers=1, progress=False)

@@ -37,8 +37,9 @@ from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer, collect
 SHARD_PREFIX = "pretrain"
 INFO_FILE = "data_info.json"
 SETTINGS_FILE = "build_settings.json"
-# By default one worker per this much input, up to the cores (docs/speed.md): a forked worker
-# starts at once (two beat one from 12 MB, lose on 5 MB), a spawned one imports TensorFlow first.
+# By default one worker per this much input begun, up to the cores (docs/speed.md): a forked
+# worker starts at once (two beat one on 12 MB, lose on 5 MB), a spawned one imports TensorFlow
+# first.
 WORKER_BYTES = {"fork": 8 * 2**20, "spawn": 128 * 2**20}
 _BUILD_WHILE_WORKERS_START = True  # False: the driver waits for them (a test's way to give them shards)
 
@@ -279,7 +280,7 @@ def build_pretraining_data(
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
     context = _worker_context()  # before this process's tokenizer starts TensorFlow
     if num_workers is None:
-        num_workers = max(1, min(os.cpu_count() or 1, total_bytes // WORKER_BYTES[context.get_start_method()]))
+        num_workers = default_workers(total_bytes, context.get_start_method(), os.cpu_count() or 1)
     num_workers = min(num_workers, expected_shards)
 
     bar = _progress_bar(total_bytes, progress)
@@ -326,6 +327,12 @@ def build_pretraining_data(
                 finished(*in_flight.popleft().get())
     bar.close()
     return _write_info(records, files, settings, output_dir, started, progress)
+
+
+def default_workers(total_bytes, start_method, cores):
+    """Worker processes for an input of `total_bytes`: one per `WORKER_BYTES` begun (so 12 MB
+    has two forked workers, 5 MB one), up to `cores`."""
+    return max(1, min(cores, -(-total_bytes // WORKER_BYTES[start_method])))
 
 
 def _worker_context():
