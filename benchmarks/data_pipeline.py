@@ -302,7 +302,7 @@ def bench_end_to_end(args, work):
                      f"{args.big_mb} MB, Beam DirectRunner": (big, 0, "beam")})
     results = {}
     for name, (inputs, workers, how) in runs.items():
-        runner, start_method = ("beam", "auto") if how == "beam" else ("local", how if "spawn" == how else "auto")
+        runner, start_method = ("beam", "auto") if how == "beam" else ("local", "spawn" if how == "spawn" else "auto")
         size = sum(map(os.path.getsize, glob.glob(os.path.join(inputs, "*")))) / 2**20
 
         def build():

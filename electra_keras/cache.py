@@ -22,16 +22,11 @@ def default_cache_dir():
     return os.environ.get("ELECTRA_KERAS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "electra_keras"))
 
 
-def cache_path(kind, key):
-    """Where `cached_bytes` keeps (kind, key): a JSON-serializable key, hashed."""
-    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:40]
-    return os.path.join(default_cache_dir(), kind, name)
-
-
 def cached_bytes(kind, key, build):
-    """The bytes `build()` returns for `key`: read from the cache when a whole file for it is
-    there, else built and written there (atomically) for the next process."""
-    path = cache_path(kind, key)
+    """The bytes `build()` returns for `key` (JSON-serializable): read from the cache when a
+    whole file for it is there, else built and written there (atomically) for the next process."""
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:40]
+    path = os.path.join(default_cache_dir(), kind, name)
     with contextlib.suppress(OSError), open(path, "rb") as f:
         digest, data = f.read(_DIGEST), f.read()
         if hashlib.sha256(data).digest() == digest:

@@ -35,6 +35,7 @@ try:
 except ImportError as error:
     raise ImportError('build-data --runner beam needs Apache Beam: pip install "electra-keras[beam]"') from error
 
+from electra_keras.atomic import atomic_path
 from electra_keras.data import build
 
 
@@ -101,9 +102,8 @@ class _ReadChunks(beam.DoFn):
         for index, lines, read_stats in build._chunks(self.files, self.shard_bytes, self.read_options):
             if build._load_done(self.output_dir, index) is None:  # a whole shard from an earlier run stays
                 path = _staged_path(self.output_dir, index)
-                with open(path + ".tmp", "wb") as f:
+                with atomic_path(path) as tmp, open(tmp, "wb") as f:
                     pickle.dump(lines, f, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(path + ".tmp", path)
                 yield index, path, read_stats
 
 

@@ -240,7 +240,8 @@ def build_pretraining_data(
         alone. Workers are forked on Linux when neither TensorFlow nor JAX has run an op in this
         process yet (they start at once), else spawned (each imports TensorFlow, about 4 s, and
         the calling script: call this under `if __name__ == "__main__":`). Default: one per
-        8 MB of input when forked, per 128 MB when spawned, up to every core.
+        8 MB of input begun when forked, per 128 MB when spawned, up to every core
+        (`default_workers`).
       text_field, encoding_errors, split_sentences, text_format, document_separator: how text is
         read (see `iter_lines`; "auto" reads hard-wrapped prose by paragraph).
       runner: "local" (worker processes here) or "beam": an Apache Beam pipeline
