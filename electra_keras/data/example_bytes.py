@@ -31,25 +31,26 @@ def _varint(n):
 def _packed_varints(values):
     """For an (n, L) array of non-negative ints: the varint bytes of each row, as a list of bytes.
 
-    The bytes are laid out in uint8 planes, one per seven-bit group up to the largest value's
-    (three for a 30,522-piece vocabulary), so the temporaries stay a few bytes per value.
+    Each value's bytes start where the sizes of the values before it end; byte j of every value
+    that has one is written in one scatter (three for a 30,522-piece vocabulary).
     """
     values = np.asarray(values)
     if values.size and (values.min() < 0 or values.max() >= MAX_VALUE):
         raise ValueError(f"feature values must lie in [0, {MAX_VALUE}); got {values.min()}..{values.max()}")
-    values = values.astype(np.uint32)
-    width = max(1, (int(values.max(initial=0)).bit_length() + 6) // 7)  # bytes of the largest value
-    sizes = np.ones(values.shape, np.uint8)  # bytes of each value
+    flat = values.astype(np.uint32).ravel()
+    width = max(1, (int(flat.max(initial=0)).bit_length() + 6) // 7)  # bytes of the largest value
+    sizes = np.ones(flat.shape, np.uint8)  # bytes of each value
     for j in range(1, width):
-        sizes += values >= (1 << (7 * j))
-    encoded = np.empty(values.shape + (width,), np.uint8)  # (n, L, width): seven-bit groups, low first
-    for j in range(width):  # every used byte but a value's last has the high bit
-        encoded[..., j] = ((values >> (7 * j)) & 0x7F) | ((sizes > j + 1).astype(np.uint8) << 7)
-    used = np.arange(width, dtype=np.uint8) < sizes[..., None]
-    data = encoded[used].tobytes()  # row-major: row by row, value by value, byte by byte
-    ends = np.cumsum(sizes.sum(axis=1, dtype=np.int64))
-    starts = np.concatenate([[0], ends[:-1]])
-    return [data[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
+        sizes += flat >= (1 << (7 * j))
+    ends = np.cumsum(sizes, dtype=np.int64)
+    data = np.empty(int(ends[-1]) if ends.size else 0, np.uint8)
+    starts = ends - sizes
+    for j in range(width):  # seven-bit groups, low first; every byte but a value's last has the high bit
+        has = slice(None) if j == 0 else np.flatnonzero(sizes > j)
+        data[starts[has] + j] = ((flat[has] >> (7 * j)) & 0x7F) | ((sizes[has] > j + 1).astype(np.uint8) << 7)
+    data = data.tobytes()
+    row_ends = ends[values.shape[1] - 1::values.shape[1]].tolist() if values.shape[1] else [0] * values.shape[0]
+    return [data[s:e] for s, e in zip([0, *row_ends[:-1]], row_ends)]
 
 
 def _packed_rows(values):
