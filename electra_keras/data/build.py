@@ -314,8 +314,11 @@ def build_pretraining_data(
     tokenizer.save(output_dir)
     if runner == "beam":
         started = time.perf_counter()
-        records = beam_build.run_pipeline(files, int(shard_size_mb * 2**20), read_options, settings, output_dir,
-                                          beam_options)
+        try:
+            records = beam_build.run_pipeline(files, int(shard_size_mb * 2**20), read_options, settings, output_dir,
+                                              beam_options)
+        finally:
+            _hand_back_memory()  # the DirectRunner builds in this process
         return _write_info(records, files, settings, output_dir, started, progress)
     total_bytes = sum(size for _, size in settings["inputs"])
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
