@@ -47,7 +47,7 @@ _BUILD_WHILE_WORKERS_START = True  # False: the driver waits for them (a test's 
 # processes that build shards keep freed memory for the next shard instead (8% faster,
 # docs/speed.md). At the end the driver hands it back (malloc_trim) and keeps what glibc's own
 # thresholds grow to at most: 32 MB and twice that.
-_MMAP_THRESHOLD, _TRIM_THRESHOLD, _TRIM_THRESHOLD_AFTER = 32 * 2**20, 512 * 2**20, 64 * 2**20
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 * 2**20, 512 * 2**20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers, glibc's malloc.h
 
 
@@ -103,6 +103,7 @@ def _init_worker(tokenizer_dir, settings, tokenizer=None):
     if libc:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
         libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+        _WORKER["keeps_memory"] = True
     _WORKER["tokenizer"] = tokenizer or WordPieceTokenizer.from_directory(tokenizer_dir)
     _WORKER["settings"] = settings
 
@@ -122,12 +123,12 @@ def _glibc():
 
 
 def _hand_back_memory():
-    """After a build: the memory kept for the next shard goes back to the system, and the trim
-    threshold to what glibc's own grows to at most."""
-    libc = _glibc()
-    if libc:
+    """After a build, in a process `_init_worker` set up: the memory kept for the next shard goes
+    back to the system, and the trim threshold to what glibc's own grows to at most."""
+    if _WORKER.pop("keeps_memory", False):
+        libc = _glibc()
         libc.malloc_trim(0)
-        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_AFTER)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2 * _MMAP_THRESHOLD)
 
 
 def _build_shard(index, lines, read_stats, output_dir):
