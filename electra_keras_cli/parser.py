@@ -83,7 +83,8 @@ def build_parser():
     data.add_argument("--output", required=True, help="directory for the shards (rerun to resume)")
     data.add_argument("--seq-len", type=_positive_int, default=128)
     data.add_argument("--seed", type=int, default=0)
-    data.add_argument("--shard-size-mb", type=float, default=4.0, help="text per shard")
+    data.add_argument("--shard-size-mb", type=float, default=None,
+                      help="text per shard (default: 4, or 2 or 1 for an input under 128 MB, so it makes 32 shards or more)")
     data.add_argument("--workers", type=_positive_int, default=None, help="processes (default: one per 8 MB of input begun, per 128 MB "
                       "where they must be spawned; up to all cores)")
     data.add_argument("--no-sentence-split", dest="split_sentences", action="store_false",

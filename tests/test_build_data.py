@@ -1,6 +1,7 @@
 """build-data: record layout, summary, determinism, atomic shards, resume, bad input."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -136,6 +137,32 @@ def test_default_workers_one_per_8_mb_begun_when_forked():
     assert build.default_workers(12 * mb, "spawn", 2) == 1  # a spawned worker imports TensorFlow first
     assert build.default_workers(300 * mb, "spawn", 2) == 2
     assert build.default_workers(0, "fork", 2) == 1
+
+
+def test_default_shard_size_gives_a_small_input_32_shards_or_more():
+    mb = 2**20
+    assert build.default_shard_mb(12 * mb) == 1.0  # 12 shards: two workers share them evenly
+    assert build.default_shard_mb(64 * mb - 1) == 1.0
+    assert build.default_shard_mb(64 * mb) == 2.0
+    assert build.default_shard_mb(128 * mb) == 4.0
+    assert build.default_shard_mb(40 * 2**30) == 4.0
+    assert build.default_shard_mb(0) == 1.0
+
+
+def test_a_build_without_a_shard_size_records_the_default_it_took(corpus, tmp_path, monkeypatch):
+    root, _, tokenizer = corpus
+    monkeypatch.setattr(build, "SHARD_MB_CHOICES", (0.0004, 0.0002, 0.0001))  # the rule at this corpus's scale
+    size = os.path.getsize(root / "text.txt")
+    summary = build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, seq_len=SEQ, num_workers=1,
+                                           progress=False)
+    taken = build.default_shard_mb(size)
+    assert taken == 0.0002  # the corpus (about 9 KB) makes 32 shards of 0.0002 MB, not of 0.0004
+    with open(tmp_path / build.INFO_FILE) as f:
+        assert json.load(f)["settings"]["shard_size_mb"] == taken
+    shards = sorted(glob.glob(os.path.join(tmp_path, "*.tfrecord")))
+    assert summary["shards"] == len(shards) > 20
+    read = [json.load(open(f"{path}.stats.json"))["bytes"] for path in shards]
+    assert min(read[:-1]) >= taken * 2**20  # each cut at the first document end past the shard size
 
 
 KEEPS_FREED_MEMORY = """

@@ -2,12 +2,14 @@
 
 import gzip
 import json
+import random
 
 import pytest
 
 from conftest import WORDS, small_vocab, write_corpus
 from electra_keras.data import tokenizer as tok
-from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, looks_wrapped, split_sentences
+from electra_keras.data.text import (InputError, ReadStats, find_text_files, iter_lines, looks_wrapped,
+                                     sentences_of_lines, split_sentences)
 
 
 def test_plain_text_stream_marks_each_document_end(tmp_path):
@@ -163,6 +165,27 @@ def test_split_sentences_keeps_abbreviations_of_lowercase_words():
     assert split_sentences('He said "Go." Then left. e.g. this stays') == [
         'He said "Go."', "Then left. e.g. this stays"
     ]
+
+
+def _sentences_line_by_line(lines):
+    return [s for line in lines for s in (split_sentences(line) if line else [""])]
+
+
+def test_sentences_of_lines_cut_where_split_sentences_does():
+    lines = ["It rains. The sky is grey!", "", "   ", "  Is it? yes.  ", 'He said "Go." Then left.', "x.) Y",
+             'x.") Y', "x. (Y", "x. (", "q? ", "Z.  \t A", "a.\u00a0B", "x.\u3000Y", "x.\u2028Y", "é. Ü. 3. 4",
+             "\ud800. B", "Ω. Ж", "end.", "a.\x00B", "东京。 A. 𝔘. Б"]
+    assert sentences_of_lines(lines[:4]) == ["It rains.", "The sky is grey!", "", "Is it? yes."]
+    assert sentences_of_lines(lines) == _sentences_line_by_line(lines)
+    assert sentences_of_lines([]) == [] and sentences_of_lines([""]) == [""]
+    # Random lines over the characters the rule looks at, plain and wide (one line beyond
+    # Latin-1 switches the whole text to four bytes a character)
+    rng = random.Random(0)
+    alphabet = list(".!?\"')]([ \t\u00a0\u2003\u3000\u3001AZaz09é\x1c\x00") + ["Ab", "..", " . "]
+    for wide in ("", "Ж", "😀"):
+        batch = ["".join(rng.choice(alphabet + [wide] * bool(wide)) for _ in range(rng.randrange(12)))
+                 for _ in range(3000)]
+        assert sentences_of_lines(batch) == _sentences_line_by_line(batch)
 
 
 def test_wordpiece_follows_bert(tmp_path):

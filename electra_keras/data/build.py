@@ -31,7 +31,7 @@ from electra_keras import internals
 from electra_keras.atomic import atomic_json
 from electra_keras.data.example_bytes import serialize_examples
 from electra_keras.data.packing import pack_arrays
-from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, split_sentences
+from electra_keras.data.text import InputError, ReadStats, find_text_files, iter_lines, sentences_of_lines
 from electra_keras.data.tokenizer import VOCAB_FILE, WordPieceTokenizer, collector_off
 
 SHARD_PREFIX = "pretrain"
@@ -41,6 +41,9 @@ SETTINGS_FILE = "build_settings.json"
 # worker starts at once (two beat one on 12 MB, lose on 5 MB), a spawned one imports TensorFlow
 # first.
 WORKER_BYTES = {"fork": 8 * 2**20, "spawn": 128 * 2**20}
+# By default a shard holds the largest of these many MB that still cuts the input into
+# `MIN_SHARDS`: a small input gives the workers many shards to share (docs/speed.md).
+SHARD_MB_CHOICES, MIN_SHARDS = (4.0, 2.0, 1.0), 32
 _BUILD_WHILE_WORKERS_START = True  # False: the driver waits for them (a test's way to give them shards)
 # glibc's malloc gives each block over its mmap threshold a mapping of its own and returns the
 # heap's free top past its trim threshold, so each shard's arrays would fault in fresh pages. The
@@ -146,7 +149,7 @@ def _pack_and_write(index, lines, read_stats, output_dir):
     ids = tokenizer.special_ids
     started = time.perf_counter()
     if settings["sentences"]:
-        lines = [sentence for line in lines for sentence in (split_sentences(line) if line else [""])]
+        lines = sentences_of_lines(lines)
     values, row_splits = tokenizer.encode_arrays([line for line in lines if line])
     features, stats = pack_arrays(lines, values, row_splits, seq_len, ids["cls_token_id"], ids["sep_token_id"],
                                   ids["pad_token_id"], seed=f"{seed}/{index}")
@@ -256,7 +259,7 @@ def build_pretraining_data(
     output_dir,
     seq_len=128,
     seed=0,
-    shard_size_mb=4.0,
+    shard_size_mb=None,
     num_workers=None,
     text_field="text",
     encoding_errors="strict",
@@ -276,7 +279,9 @@ def build_pretraining_data(
         into the same directory resumes it; other settings there are an error.
       seq_len: tokens per example, [CLS] and [SEP] included.
       seed: fixes packing and shard order.
-      shard_size_mb: text per shard (the unit of work and of resumption).
+      shard_size_mb: text per shard (the unit of work and of resumption). Default
+        (`default_shard_mb`): 4 MB, or 2 or 1 MB for an input under 128 MB, so that it is
+        cut into 32 shards or more.
       num_workers: processes that build shards, this one included; 1 builds in this process
         alone. Workers are forked on Linux when neither TensorFlow nor JAX has run an op in this
         process yet (they start at once), else spawned (each imports TensorFlow, about 4 s, and
@@ -303,9 +308,12 @@ def build_pretraining_data(
         tokenizer = WordPieceTokenizer.from_directory(tokenizer)
     if seq_len < 8:
         raise ValueError(f"seq_len={seq_len}: expected at least 8")
-    if shard_size_mb <= 0:
+    if shard_size_mb is not None and shard_size_mb <= 0:
         raise ValueError(f"shard_size_mb={shard_size_mb}: expected a positive size")
     files = find_text_files(inputs)
+    total_bytes = sum(map(os.path.getsize, files))
+    if shard_size_mb is None:
+        shard_size_mb = default_shard_mb(total_bytes)
     read_options = dict(text_field=text_field, encoding_errors=encoding_errors, sentences=split_sentences,
                         text_format=text_format, document_separator=document_separator)
     settings = _settings(files, tokenizer, seq_len, seed, shard_size_mb, read_options)
@@ -321,7 +329,6 @@ def build_pretraining_data(
         finally:
             _hand_back_memory()  # the DirectRunner builds in this process
         return _write_info(records, files, settings, output_dir, started, progress)
-    total_bytes = sum(size for _, size in settings["inputs"])
     expected_shards = -(-total_bytes // int(shard_size_mb * 2**20))  # compressed inputs: a lower bound
     context = _worker_context()  # before this process's tokenizer starts TensorFlow
     if num_workers is None:
@@ -375,6 +382,17 @@ def build_pretraining_data(
         bar.close()
         _hand_back_memory()
     return _write_info(records, files, settings, output_dir, started, progress)
+
+
+def default_shard_mb(total_bytes):
+    """Text per shard by default for an input of `total_bytes` (compressed files by their size):
+    the largest of `SHARD_MB_CHOICES` that gives `MIN_SHARDS` shards, else the smallest. So
+    12 MB is cut into 12 shards of 1 MB (the last shard's time, alone on one core, stays
+    small), and an input of 128 MB or more into shards of 4 MB."""
+    for megabytes in SHARD_MB_CHOICES:
+        if total_bytes >= MIN_SHARDS * megabytes * 2**20:
+            return megabytes
+    return SHARD_MB_CHOICES[-1]
 
 
 def default_workers(total_bytes, start_method, cores):

@@ -35,6 +35,8 @@ import os
 import re
 import zlib
 
+import numpy as np
+
 TEXT_BASES = (".txt", ".text", ".jsonl")
 COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 RECORD_SUFFIXES = (".parquet", ".arrow")  # columnar files: one document per row
@@ -87,6 +89,76 @@ def split_sentences(text):
         start = end.end(1)
     parts.append(text[start:])
     return [s for s in (part.strip() for part in parts) if s]
+
+
+# `_SENTENCE_END` as array operations (`sentences_of_lines`): str.isspace() of every code point up
+# to U+3000, the last whitespace; a larger code point is looked up at U+3001 (not whitespace).
+_SPACE = np.array([chr(c).isspace() for c in range(0x3002)])
+
+
+def sentences_of_lines(lines):
+    """`split_sentences` of each line, and ``""`` for each empty line, in one list:
+    ``[s for line in lines for s in (split_sentences(line) if line else [""])]``.
+
+    `_SENTENCE_END`'s matches are found with array operations over the code points of all the
+    lines at once, about twice as fast as the regular expression line by line. Each ``.``,
+    ``!`` or ``?`` is a candidate: an optional closing quote or bracket follows, then a run of
+    whitespace, then a capital or digit (optionally behind an opening quote or bracket).
+    Lines are joined with NUL, which is neither whitespace nor in any of those classes, so no
+    match crosses two lines.
+
+    >>> sentences_of_lines(["It rains. The sky is grey!", "", "  Is it? yes.  "])
+    ['It rains.', 'The sky is grey!', '', 'Is it? yes.']
+    """
+    text = "\0".join(lines) + "\0\0"  # two more NULs: a candidate near the end looks two ahead
+    codes = _code_points(text)
+    lengths = np.fromiter(map(len, lines), np.int64, count=len(lines))
+    end = np.cumsum(lengths + 1) - 1
+    start = end - lengths
+    # Each line stripped (its sentences are); a line of whitespace only gives no sentence.
+    while (lead := (start < end) & _is_space(codes[start])).any():
+        start[lead] += 1
+    while (trail := (end > start) & _is_space(codes[end - 1])).any():
+        end[trail] -= 1
+    kept = (lengths == 0) | (end > start)
+    # Sentence ends: a sentence ends at `stop` and the next starts at `resume`, after the space.
+    stop = np.flatnonzero(_is_any(codes, ".!?")) + 1
+    stop += _is_any(codes[stop], "\"')]")
+    resume, running = stop.copy(), _is_space(codes[stop])
+    found = running.copy()
+    while running.any():
+        resume[running] += 1
+        running[running] = _is_space(codes[resume[running]])
+    after = codes[resume]
+    found &= _is_capital_or_digit(after) | (_is_any(after, "\"'([") & _is_capital_or_digit(codes[resume + 1]))
+    starts = np.sort(np.concatenate([start[kept], resume[found]])).tolist()
+    ends = np.sort(np.concatenate([end[kept], stop[found]])).tolist()
+    return [text[a:b] for a, b in zip(starts, ends)]
+
+
+def _code_points(text):
+    """The code points of `text` as an array (one byte each when they fit: a copy of the string)."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), np.uint8)
+    try:
+        return np.frombuffer(text.encode("latin-1"), np.uint8)
+    except UnicodeEncodeError:
+        return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+def _is_space(codes):
+    return _SPACE[codes] if codes.dtype == np.uint8 else _SPACE[np.minimum(codes, np.uint32(len(_SPACE) - 1))]
+
+
+def _is_any(codes, chars):
+    found = codes == ord(chars[0])
+    for char in chars[1:]:
+        found |= codes == ord(char)
+    return found
+
+
+def _is_capital_or_digit(codes):
+    return ((codes >= ord("A")) & (codes <= ord("Z"))) | ((codes >= ord("0")) & (codes <= ord("9")))
 
 
 def _compression(path):
