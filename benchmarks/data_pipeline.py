@@ -186,8 +186,8 @@ def watch_workers():
         worker_mb[0] = max([worker_mb[0], *map(high_water_mb, children())])
 
 
-inputs, vocab, out, workers, runner, start_method = sys.argv[1:7]
-workers = int(workers)
+inputs, vocab, out, workers, runner, start_method, shard_mb = sys.argv[1:8]
+workers, shard_mb = int(workers), (float(shard_mb) if shard_mb != "default" else None)
 if __name__ == "__main__":
     if start_method != "auto":  # how the workers start, whatever build-data would choose
         import multiprocessing
@@ -195,7 +195,7 @@ if __name__ == "__main__":
         build._worker_context = lambda: multiprocessing.get_context(start_method)
     threading.Thread(target=watch_workers, daemon=True).start()
     start = time.perf_counter()
-    build_pretraining_data(inputs, vocab, out, seq_len=128, shard_size_mb=4.0, num_workers=workers or None,
+    build_pretraining_data(inputs, vocab, out, seq_len=128, shard_size_mb=shard_mb, num_workers=workers or None,
                            progress=False, runner=runner)
     seconds = time.perf_counter() - start
     done.set()
@@ -236,13 +236,13 @@ def tokenize_in_child(files, vocab_dir, work):
     return run_child(TOKENIZE_CHILD, work, "tokenize_child", [os.pathsep.join(files), vocab_dir])["seconds"]
 
 
-def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None, start_method="auto"):
+def build_in_child(inputs, vocab_dir, out, workers, runner="local", python=None, start_method="auto", shard_mb=None):
     """build-data in a fresh process (its time, and the peak RSS of the driver and of one worker);
     workers 0 lets the runner decide (Beam); start_method "spawn" or "fork" overrides how the
-    workers start."""
+    workers start; shard_mb None takes build-data's default shard size."""
     shutil.rmtree(out, ignore_errors=True)
     return run_child(BUILD_CHILD, os.path.dirname(out), f"build_child_{runner}",
-                     [inputs, vocab_dir, out, str(workers), runner, start_method], python)
+                     [inputs, vocab_dir, out, str(workers), runner, start_method, str(shard_mb or "default")], python)
 
 
 def beam_python(args):
@@ -288,6 +288,7 @@ def bench_end_to_end(args, work):
     four = copies(files, 4 * text_mb, os.path.join(work, "four"))
     big = copies(files, args.big_mb, os.path.join(work, "big"))
     runs = {"12 MB, 1 worker": (corpus, 1, "local"), "12 MB, 2 workers": (corpus, 2, "local"),
+            "12 MB, 2 workers, 4 MB shards": (corpus, 2, "4 MB shards"),
             "12 MB, 1 worker, tokenizer models compiled": (corpus, 1, "compile")}
     python = beam_python(args)
     if python:
@@ -309,7 +310,8 @@ def bench_end_to_end(args, work):
             if how == "compile":
                 shutil.rmtree(os.environ["ELECTRA_KERAS_CACHE"], ignore_errors=True)
             return build_in_child(inputs, vocab_dir, os.path.join(work, "out"), workers, runner,
-                                  python if runner == "beam" else None, start_method)
+                                  python if runner == "beam" else None, start_method,
+                                  4.0 if how == "4 MB shards" else None)
 
         # runs of seconds are taken 3 times, the fastest kept: the first of a session pays for cold caches
         tries = [build() for _ in range(3 if size < 100 else 1)]
@@ -322,7 +324,8 @@ def bench_end_to_end(args, work):
 
 def build_table(result):
     runs, raw = result["runs"], result["raw"]
-    lines = [f"build-data end to end (read, split, tokenize, pack, serialize, write; shards of 4 MB, seq_len 128, "
+    lines = [f"build-data end to end (read, split, tokenize, pack, serialize, write; shards of the default size "
+             f"(1 MB under 64 MB of input, 2 MB under 128 MB, else 4 MB) unless the run says, seq_len 128, "
              f"30,522 pieces) on {os.cpu_count()} cores, each run in a fresh process (its time includes starting "
              f"the tokenizer; under 100 MB the fastest of 3 runs, peak RSS the largest; workers forked unless the "
              f"run says spawned), {time.strftime('%Y-%m-%d')}. Raw tokenization of the 12 MB corpus's sentences: "
