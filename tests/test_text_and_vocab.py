@@ -7,6 +7,7 @@ import random
 import pytest
 
 from conftest import WORDS, small_vocab, write_corpus
+from electra_keras.data import text
 from electra_keras.data import tokenizer as tok
 from electra_keras.data.text import (InputError, ReadStats, find_text_files, iter_lines, looks_wrapped,
                                      sentences_of_lines, split_sentences)
@@ -171,7 +172,9 @@ def _sentences_line_by_line(lines):
     return [s for line in lines for s in (split_sentences(line) if line else [""])]
 
 
-def test_sentences_of_lines_cut_where_split_sentences_does():
+@pytest.mark.parametrize("batch_chars", [1 << 22, 40])  # the lines split in one batch, or in many
+def test_sentences_of_lines_cut_where_split_sentences_does(batch_chars, monkeypatch):
+    monkeypatch.setattr(text, "SENTENCE_BATCH_CHARS", batch_chars)
     lines = ["It rains. The sky is grey!", "", "   ", "  Is it? yes.  ", 'He said "Go." Then left.', "x.) Y",
              'x.") Y', "x. (Y", "x. (", "q? ", "Z.  \t A", "a.\u00a0B", "x.\u3000Y", "x.\u2028Y", "é. Ü. 3. 4",
              "\ud800. B", "Ω. Ж", "end.", "a.\x00B", "东京。 A. 𝔘. Б"]

@@ -94,6 +94,7 @@ def split_sentences(text):
 # `_SENTENCE_END` as array operations (`sentences_of_lines`): str.isspace() of every code point up
 # to U+3000, the last whitespace; a larger code point is looked up at U+3001 (not whitespace).
 _SPACE = np.array([chr(c).isspace() for c in range(0x3002)])
+SENTENCE_BATCH_CHARS = 1 << 22  # lines split at a time: at most 16 MB of code points, whatever the shard size
 
 
 def sentences_of_lines(lines):
@@ -110,9 +111,20 @@ def sentences_of_lines(lines):
     >>> sentences_of_lines(["It rains. The sky is grey!", "", "  Is it? yes.  "])
     ['It rains.', 'The sky is grey!', '', 'Is it? yes.']
     """
+    lengths = np.fromiter(map(len, lines), np.int64, count=len(lines))
+    # whole lines, about SENTENCE_BATCH_CHARS at a time
+    cuts = np.searchsorted(np.cumsum(lengths), np.arange(SENTENCE_BATCH_CHARS, lengths.sum(), SENTENCE_BATCH_CHARS))
+    bounds = [0, *np.unique(cuts + 1).tolist(), len(lines)]
+    sentences = []
+    for first, stop in zip(bounds, bounds[1:]):
+        if first < stop:
+            sentences += _sentences_of_batch(lines[first:stop], lengths[first:stop])
+    return sentences
+
+
+def _sentences_of_batch(lines, lengths):
     text = "\0".join(lines) + "\0\0"  # two more NULs: a candidate near the end looks two ahead
     codes = _code_points(text)
-    lengths = np.fromiter(map(len, lines), np.int64, count=len(lines))
     end = np.cumsum(lengths + 1) - 1
     start = end - lengths
     # Each line stripped (its sentences are); a line of whitespace only gives no sentence.
