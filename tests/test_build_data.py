@@ -274,6 +274,16 @@ def test_other_settings_in_the_same_directory_are_an_error(corpus, tmp_path):
                                      shard_size_mb=SHARD_MB, num_workers=1, progress=False)
 
 
+def test_a_build_with_the_old_default_shard_size_resumes_when_given_it(corpus, tmp_path):
+    root, _, tokenizer = corpus
+    kwargs = dict(seq_len=SEQ, num_workers=1, progress=False)
+    first = build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, shard_size_mb=SHARD_MB, **kwargs)
+    with pytest.raises(ValueError, match=rf"shard_size_mb: {SHARD_MB} then, 1.0 now\); to resume that build, pass"):
+        build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, **kwargs)  # the default now
+    again = build.build_pretraining_data(str(root / "text.txt"), tokenizer, tmp_path, shard_size_mb=SHARD_MB, **kwargs)
+    assert again["examples"] == first["examples"] and again["shards"] == first["shards"]
+
+
 def test_blank_input_is_an_error(tmp_path, corpus):
     _, _, tokenizer = corpus
     (tmp_path / "blank.txt").write_text("\n   \n\n")

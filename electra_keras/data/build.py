@@ -209,8 +209,9 @@ def _check_settings(output_dir, settings):
             field = changed[0]
             raise ValueError(
                 f"{output_dir} holds shards built with other settings ({field}: "
-                f"{previous.get(field)!r} then, {settings[field]!r} now); "
-                f"use another output directory or delete this one"
+                f"{previous.get(field)!r} then, {settings[field]!r} now); to resume that build, pass "
+                f"the settings it was built with (build_settings.json there lists them), else use another "
+                f"output directory or delete this one"
             )
     else:
         atomic_json(settings, path)
