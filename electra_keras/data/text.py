@@ -94,7 +94,8 @@ def split_sentences(text):
 # `_SENTENCE_END` as array operations (`sentences_of_lines`): str.isspace() of every code point up
 # to U+3000, the last whitespace; a larger code point is looked up at U+3001 (not whitespace).
 _SPACE = np.array([chr(c).isspace() for c in range(0x3002)])
-SENTENCE_BATCH_CHARS = 1 << 22  # lines split at a time: at most 16 MB of code points, whatever the shard size
+# Lines split at a time: about 16 MB of code points whatever the shard size (a longer line goes alone).
+SENTENCE_BATCH_CHARS = 1 << 22
 
 
 def sentences_of_lines(lines):
@@ -116,9 +117,9 @@ def sentences_of_lines(lines):
     cuts = np.searchsorted(np.cumsum(lengths), np.arange(SENTENCE_BATCH_CHARS, lengths.sum(), SENTENCE_BATCH_CHARS))
     bounds = [0, *np.unique(cuts + 1).tolist(), len(lines)]
     sentences = []
-    for first, stop in zip(bounds, bounds[1:]):
-        if first < stop:
-            sentences += _sentences_of_batch(lines[first:stop], lengths[first:stop])
+    for low, high in zip(bounds, bounds[1:]):
+        if low < high:
+            sentences += _sentences_of_batch(lines[low:high], lengths[low:high])
     return sentences
 
 
