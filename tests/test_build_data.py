@@ -139,6 +139,22 @@ def test_default_workers_one_per_8_mb_begun_when_forked():
     assert build.default_workers(0, "fork", 2) == 1
 
 
+def test_the_driver_hands_over_while_a_worker_lacks_a_queued_shard_and_the_last_only_to_an_idle_one():
+    # one worker: building one shard, with none or one queued behind it
+    assert build._hand_over(1, workers=1, last=False) and not build._hand_over(2, workers=1, last=False)
+    # the last chunk: the driver builds it itself unless the worker is idle, so both end together
+    assert build._hand_over(0, workers=1, last=True) and not build._hand_over(1, workers=1, last=True)
+    assert build._hand_over(3, workers=2, last=False) and not build._hand_over(4, workers=2, last=False)
+    assert build._hand_over(1, workers=2, last=True) and not build._hand_over(2, workers=2, last=True)
+
+
+def test_chunks_are_marked_last_one_ahead():
+    assert list(build._marking_last([])) == []
+    assert list(build._marking_last(["a"])) == [("a", True)]
+    assert list(build._marking_last(iter("abc"))) == [("a", False), ("b", False), ("c", True)]
+    assert list(build._marking_last([None, 0])) == [(None, False), (0, True)]  # any item, falsy ones too
+
+
 def test_default_shard_size_gives_a_small_input_32_shards_or_more():
     mb = 2**20
     assert build.default_shard_mb(12 * mb) == 1.0  # 12 shards: two workers share them evenly

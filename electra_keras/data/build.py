@@ -14,7 +14,6 @@ Each shard has a ``.stats.json`` sidecar; ``data_info.json`` sums them once all 
 and the tokenizer (vocab.txt, tokenizer_config.json) is copied next to the shards.
 """
 
-import collections
 import dataclasses
 import glob
 import hashlib
@@ -359,30 +358,57 @@ def build_pretraining_data(
                 )
             # This process is one of the workers: it builds shards itself until the others have
             # started (a spawned one imports TensorFlow, which takes seconds) and whenever they have
-            # enough queued, so a small input is not held up by their start and memory stays bounded
-            # (a few chunks in flight). Workers still starting at the end are stopped, not awaited.
+            # enough queued (`_hand_over`), so a small input is not held up by their start and memory
+            # stays bounded (a few chunks in flight). Workers still starting at the end are stopped,
+            # not awaited.
             _init_worker(output_dir, settings, tokenizer)
             with context.Pool(num_workers - 1, _init_worker, (output_dir, settings)) as pool:
                 started_up = pool.apply_async(os.getpid)  # answered once a worker is up
                 if not _BUILD_WHILE_WORKERS_START:
                     started_up.wait()
-                in_flight = collections.deque()
-                for index, lines, read_stats in chunks:
+                in_flight = []
+
+                def collect(ready_only=True):
+                    for result in [r for r in in_flight if r.ready() or not ready_only]:
+                        finished(*result.get())
+                        in_flight.remove(result)
+
+                for (index, lines, read_stats), last in _marking_last(chunks):
+                    collect()
                     record = _load_done(output_dir, index)
                     if record:
                         finished(index, record)
-                    elif started_up.ready() and len(in_flight) < 2 * (num_workers - 1):
+                    elif started_up.ready() and _hand_over(len(in_flight), num_workers - 1, last):
                         in_flight.append(pool.apply_async(_build_shard, (index, lines, read_stats, output_dir)))
                     else:
                         finished(*_build_shard(index, lines, read_stats, output_dir))
-                    while in_flight and in_flight[0].ready():
-                        finished(*in_flight.popleft().get())
-                while in_flight:
-                    finished(*in_flight.popleft().get())
+                collect(ready_only=False)
     finally:
         bar.close()
         _hand_back_memory()
     return _write_info(records, files, settings, output_dir, started, progress)
+
+
+def _hand_over(unfinished, workers, last):
+    """Whether the driving process hands a chunk to its `workers` (else builds it itself), with
+    `unfinished` shards handed over and not yet built: while each worker has fewer than one queued
+    behind the one it builds, so none waits while the driver builds; the last chunk only while a
+    worker may be idle, so they all finish together."""
+    return unfinished < workers * (1 if last else 2)
+
+
+def _marking_last(items):
+    """Yield (item, whether it is the last one), one item ahead."""
+    items = iter(items)
+    previous = next(items, _NOTHING)
+    for item in items:
+        yield previous, False
+        previous = item
+    if previous is not _NOTHING:
+        yield previous, True
+
+
+_NOTHING = object()
 
 
 def default_shard_mb(total_bytes):
