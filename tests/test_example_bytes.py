@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from electra_keras.data import example_bytes
 from electra_keras.data.example_bytes import KEYS, serialize_examples
 
 
@@ -13,7 +14,9 @@ def tensorflow_bytes(*features):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
-def test_packed_examples_are_tensorflows_bytes():
+@pytest.mark.parametrize("rows_per_block", [example_bytes.ROWS_PER_BLOCK, 16])  # 16: many blocks, one short
+def test_packed_examples_are_tensorflows_bytes(rows_per_block, monkeypatch):
+    monkeypatch.setattr(example_bytes, "ROWS_PER_BLOCK", rows_per_block)
     rng = np.random.default_rng(0)
     n, seq_len = 200, 64
     ids, mask, segments = (np.zeros((n, seq_len), np.int64) for _ in range(3))

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 
+from electra_keras.data import packing
 from electra_keras.data.packing import ExampleBuilder, pack_arrays, pack_lines
 
 CLS, SEP = 101, 102
@@ -140,11 +141,13 @@ def padded(examples, seq_len, pad_id):
     return [np.array([r[k] for r in rows], np.int32).reshape(len(rows), seq_len) for k in range(3)]
 
 
+@pytest.mark.parametrize("tokens_per_block", [packing.TOKENS_PER_BLOCK, 7])  # 7: many blocks, runs longer than one
 @pytest.mark.parametrize("seq_len", [8, 64])
-def test_pack_arrays_gives_pack_lines_examples_padded(seq_len):
+def test_pack_arrays_gives_pack_lines_examples_padded(seq_len, tokens_per_block, monkeypatch):
     """build-data's array packing: the same examples as the list builder, in the same order, with
     the same stats, on documents with long sentences, lines that tokenize to nothing, random
     targets and one-segment examples."""
+    monkeypatch.setattr(packing, "TOKENS_PER_BLOCK", tokens_per_block)
     lines, encode = _lines_and_encoder(300, np.random.default_rng(1))
     lines[0] = " ".join([lines[0]] * 40)  # a sentence longer than either sequence length
     lines[5] = "nothing"  # a non-empty line without tokens

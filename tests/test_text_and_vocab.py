@@ -172,7 +172,7 @@ def _sentences_line_by_line(lines):
     return [s for line in lines for s in (split_sentences(line) if line else [""])]
 
 
-@pytest.mark.parametrize("batch_chars", [1 << 22, 40])  # the lines split in one batch, or in many
+@pytest.mark.parametrize("batch_chars", [text.SENTENCE_BATCH_CHARS, 40])  # the lines split in one batch, or in many
 def test_sentences_of_lines_cut_where_split_sentences_does(batch_chars, monkeypatch):
     monkeypatch.setattr(text, "SENTENCE_BATCH_CHARS", batch_chars)
     lines = ["It rains. The sky is grey!", "", "   ", "  Is it? yes.  ", 'He said "Go." Then left.', "x.) Y",

@@ -17,6 +17,7 @@ import numpy as np
 
 KEYS = ("input_ids", "input_mask", "segment_ids")  # sorted: the order a deterministic map is written in
 MAX_VALUE = 2**28  # ids below this take at most 4 varint bytes
+ROWS_PER_BLOCK = 1024
 
 
 def _varint(n):
@@ -75,17 +76,22 @@ def _entry(key, packed_length):
 
 
 def serialize_examples(input_ids, input_mask, segment_ids):
-    """Serialized Examples (a list of bytes) for (n, seq_len) arrays of the three features."""
-    rows = [_packed_rows(a) for a in (input_ids, input_mask, segment_ids)]
+    """Serialized Examples (a list of bytes) for (n, seq_len) arrays of the three features.
+
+    `ROWS_PER_BLOCK` examples at a time, so the varints' index arrays take a few MB whatever `n`.
+    """
+    features = [np.asarray(a) for a in (input_ids, input_mask, segment_ids)]
     heads = {}  # (packed lengths) -> the bytes before each feature's values
     records = []
-    for features in zip(*rows):
-        lengths = tuple(map(len, features))
-        if lengths not in heads:
-            entries = [_entry(key, n) for key, n in zip(KEYS, lengths)]
-            body_length = sum(map(len, entries)) + sum(lengths)
-            entries[0] = b"\x0a" + _varint(body_length) + entries[0]
-            heads[lengths] = entries
-        a, b, c = heads[lengths]
-        records.append(b"".join((a, features[0], b, features[1], c, features[2])))
+    for start in range(0, len(features[0]), ROWS_PER_BLOCK):
+        rows = [_packed_rows(a[start:start + ROWS_PER_BLOCK]) for a in features]
+        for values in zip(*rows):
+            lengths = tuple(map(len, values))
+            if lengths not in heads:
+                entries = [_entry(key, n) for key, n in zip(KEYS, lengths)]
+                body_length = sum(map(len, entries)) + sum(lengths)
+                entries[0] = b"\x0a" + _varint(body_length) + entries[0]
+                heads[lengths] = entries
+            a, b, c = heads[lengths]
+            records.append(b"".join((a, values[0], b, values[1], c, values[2])))
     return records
