@@ -4,6 +4,7 @@ import gzip
 import json
 import random
 
+import numpy as np
 import pytest
 
 from conftest import WORDS, small_vocab, write_corpus
@@ -170,6 +171,14 @@ def test_split_sentences_keeps_abbreviations_of_lowercase_words():
 
 def _sentences_line_by_line(lines):
     return [s for line in lines for s in (split_sentences(line) if line else [""])]
+
+
+def test_block_slices_cut_after_the_item_that_reaches_each_multiple():
+    sizes = np.array([3, 4, 10, 1, 1, 2, 0])
+    # running totals 3 7 17 18 19 21 21; multiples of 5: 5, 10, 15, 20
+    assert text.block_slices(sizes, 5) == [slice(0, 2), slice(2, 3), slice(3, 6), slice(6, 7)]
+    assert text.block_slices(sizes, 100) == [slice(0, 7)]
+    assert text.block_slices(np.array([], np.int64), 5) == []
 
 
 @pytest.mark.parametrize("batch_chars", [text.SENTENCE_BATCH_CHARS, 40])  # the lines split in one batch, or in many

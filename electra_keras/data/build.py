@@ -405,6 +405,9 @@ def _hand_over(unfinished, workers, last):
     return unfinished < workers * (1 if last else 2)
 
 
+_NOTHING = object()
+
+
 def _marking_last(items):
     """Yield (item, whether it is the last one), one item ahead."""
     items = iter(items)
@@ -414,9 +417,6 @@ def _marking_last(items):
         previous = item
     if previous is not _NOTHING:
         yield previous, True
-
-
-_NOTHING = object()
 
 
 def default_shard_mb(total_bytes):

@@ -17,6 +17,8 @@ over tokens; the two paths give the same examples for the same seed.
 import dataclasses
 import random
 
+from electra_keras.data.text import block_slices
+
 TOKENS_PER_BLOCK = 1 << 18  # tokens `pack_arrays` places at once
 
 
@@ -245,8 +247,7 @@ def pack_arrays(lines, values, row_splits, max_length, cls_id, sep_id, pad_id, s
     input_ids[np.flatnonzero(second), length[second > 0] - 1] = sep_id
     # Token by token, runs of about TOKENS_PER_BLOCK tokens at a time (a longer run goes alone), so
     # the index arrays take a few MB whatever the shard size.
-    cuts = np.searchsorted(np.cumsum(size), np.arange(TOKENS_PER_BLOCK, int(size.sum()), TOKENS_PER_BLOCK)).tolist()
-    for runs in map(slice, [0, *cuts], [*cuts, len(size)]):
+    for runs in block_slices(size, TOKENS_PER_BLOCK):
         run_size = size[runs]
         offsets = np.arange(int(run_size.sum())) - np.repeat(np.cumsum(run_size) - run_size, run_size)
         input_ids[np.repeat(rows[runs], run_size), np.repeat(column[runs], run_size) + offsets] = \

@@ -114,14 +114,19 @@ def sentences_of_lines(lines):
     ['It rains.', 'The sky is grey!', '', 'Is it? yes.']
     """
     lengths = np.fromiter(map(len, lines), np.int64, count=len(lines))
-    # whole lines, about SENTENCE_BATCH_CHARS at a time
-    cuts = np.searchsorted(np.cumsum(lengths), np.arange(SENTENCE_BATCH_CHARS, lengths.sum(), SENTENCE_BATCH_CHARS))
-    bounds = [0, *np.unique(cuts + 1).tolist(), len(lines)]
     sentences = []
-    for low, high in zip(bounds, bounds[1:]):
-        if low < high:
-            sentences += _sentences_of_batch(lines[low:high], lengths[low:high])
+    for batch in block_slices(lengths, SENTENCE_BATCH_CHARS):
+        sentences += _sentences_of_batch(lines[batch], lengths[batch])
     return sentences
+
+
+def block_slices(sizes, per_block):
+    """Slices that cut a sequence of items of `sizes` (an array) into blocks of whole items, each
+    ending with the item that reaches a multiple of `per_block` (an item larger than that goes
+    alone); none empty."""
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(per_block, int(np.sum(sizes)), per_block)) + 1
+    bounds = [0, *np.unique(cuts).tolist(), len(sizes)]
+    return [slice(low, high) for low, high in zip(bounds, bounds[1:]) if low < high]
 
 
 def _sentences_of_batch(lines, lengths):
