@@ -139,20 +139,48 @@ def test_default_workers_one_per_8_mb_begun_when_forked():
     assert build.default_workers(0, "fork", 2) == 1
 
 
-def test_the_driver_hands_over_while_a_worker_lacks_a_queued_shard_and_the_last_only_to_an_idle_one():
-    # one worker: building one shard, with none or one queued behind it
-    assert build._hand_over(1, workers=1, last=False) and not build._hand_over(2, workers=1, last=False)
-    # the last chunk: the driver builds it itself unless the worker is idle, so both end together
-    assert build._hand_over(0, workers=1, last=True) and not build._hand_over(1, workers=1, last=True)
-    assert build._hand_over(3, workers=2, last=False) and not build._hand_over(4, workers=2, last=False)
-    assert build._hand_over(1, workers=2, last=True) and not build._hand_over(2, workers=2, last=True)
+def test_the_driver_hands_over_until_as_much_is_queued_as_it_would_build_and_the_last_only_to_an_idle_worker():
+    mb = 2**20
+    # one worker builds the oldest chunk handed over; the driver builds the next chunk itself once
+    # about as much is queued behind it, a little less too (chunks end at document ends)
+    assert build._hand_over([mb], workers=1, chunk=mb, last=False)
+    assert not build._hand_over([mb, mb], workers=1, chunk=mb, last=False)
+    assert not build._hand_over([mb, 0.8 * mb], workers=1, chunk=mb, last=False)
+    # a chunk a long document made twice the size goes to the worker unless as much is queued
+    assert build._hand_over([mb, mb], workers=1, chunk=2 * mb, last=False)
+    assert not build._hand_over([mb, mb, mb], workers=1, chunk=2 * mb, last=False)
+    # the chunk a worker builds may be nearly done, however large it is
+    assert build._hand_over([2 * mb], workers=1, chunk=mb, last=False)
+    # two workers build the two oldest
+    assert build._hand_over([mb] * 3, workers=2, chunk=mb, last=False)
+    assert not build._hand_over([mb] * 4, workers=2, chunk=mb, last=False)
+    # the last chunk, or one not known yet to be the last or not: only to an idle worker, so that
+    # all end together
+    assert build._hand_over([], workers=1, chunk=mb, last=True) and not build._hand_over([mb], 1, mb, last=True)
+    assert build._hand_over([], workers=1, chunk=mb, last=None) and not build._hand_over([mb], 1, mb, last=None)
+    assert build._hand_over([mb], workers=2, chunk=mb, last=True) and not build._hand_over([mb, mb], 2, mb, last=True)
 
 
-def test_chunks_are_marked_last_one_ahead():
-    assert list(build._marking_last([])) == []
-    assert list(build._marking_last(["a"])) == [("a", True)]
-    assert list(build._marking_last(iter("abc"))) == [("a", False), ("b", False), ("c", True)]
-    assert list(build._marking_last([None, 0])) == [(None, False), (0, True)]  # any item, falsy ones too
+def test_an_idle_worker_takes_a_chunk_before_the_next_is_read_else_the_driver_reads_one_ahead():
+    events = []
+
+    def chunks():
+        for chunk in "abcd":
+            events.append(f"read {chunk}")
+            yield chunk
+        events.append("read: none left")
+
+    def place(chunk, last):  # a worker is idle when "b" and "c" come
+        events.append(f"place {chunk} last={last}")
+        return last is not None or chunk in "bc"
+
+    build._place_each(chunks(), place)
+    assert events == ["read a", "place a last=None", "read b", "place a last=False",
+                      "place b last=None", "read c", "place c last=None",
+                      "read d", "place d last=None", "read: none left", "place d last=True"]
+    events.clear()
+    build._place_each(iter([]), place)
+    assert events == []
 
 
 def test_default_shard_size_gives_a_small_input_32_shards_or_more():

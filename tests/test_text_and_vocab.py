@@ -96,6 +96,56 @@ def test_auto_judges_line_lengths_by_the_first_lines_not_the_shortest(tmp_path):
     assert list(iter_lines(path, sentences=False)) == [line.strip() for line in lines] + [""]
 
 
+def _looks_wrapped_reading_everything(path, sample):
+    """`looks_wrapped`'s rule over its whole window of 3 * sample lines, each decoded whole."""
+    from electra_keras.data import text
+
+    lines = open(path, encoding="utf-8").read().split("\n")[:-1]
+    return text._read_as_wrapped([line.strip() for line in lines[:3 * sample]], sample)
+
+
+def test_looks_wrapped_stops_early_only_where_the_answer_is_settled(tmp_path, monkeypatch):
+    import random
+
+    from electra_keras.data import text
+
+    rng, read, raw_lines = random.Random(0), [], text._raw_lines
+
+    def counted(path, stats=None):
+        for raw in raw_lines(path, stats):
+            read.append(raw)
+            yield raw
+
+    monkeypatch.setattr(text, "_raw_lines", counted)
+    answers = []
+    for case in range(300):
+        sample, share_long = rng.choice([20, 50, 101]), rng.choice([0.0, 0.05, 0.09, 0.1, 0.11, 0.2, 0.6])
+        lines = ["" if rng.random() < 0.15 else "w" * (rng.randint(101, 130) if rng.random() < share_long
+                                                        else rng.randint(60, 100))
+                 for _ in range(rng.randint(10, 4 * sample))]
+        # now and then a line of over a kilobyte: of wide characters (the first kilobyte ends inside
+        # one), or blank but for a short word past its first kilobyte
+        for i in rng.sample(range(len(lines)), min(len(lines), rng.choice([0, 0, 2, 30]))):
+            lines[i] = rng.choice(["\u00e9" * rng.randint(500, 600),
+                                   " " * rng.randint(1000, 3000) + "word" * rng.randint(1, 30)])
+        path = tmp_path / f"{case}.txt"
+        path.write_text("\n".join(lines) + "\n")
+        answers.append(_looks_wrapped_reading_everything(path, sample))
+        assert looks_wrapped(path, sample=sample) == answers[-1], (case, sample, share_long)
+    assert 50 < sum(answers) < 250  # both answers are tried
+    # a file of long lines is judged on its first lines: 401 of them are enough for the default sample
+    path = tmp_path / "long.txt"
+    path.write_text(("x" * 300 + "\n") * 20000)
+    read.clear()
+    assert not looks_wrapped(path) and len(read) == 401
+    # and a file of a few long lines on their first kilobytes (the reference decodes them whole)
+    path.write_text(("y" * 50_000 + "\n") * 100)
+    assert not looks_wrapped(path) and not _looks_wrapped_reading_everything(path, 4000)
+    # wrapped lines, every other one a short word behind a kilobyte and more of spaces: not blank
+    path.write_text("".join("w" * 80 + "\n" + " " * 1500 + "end\n" for _ in range(100)))
+    assert looks_wrapped(path) and _looks_wrapped_reading_everything(path, 4000)
+
+
 def test_jsonl_and_gzip_documents(tmp_path):
     records = [{"text": "First doc. It has two sentences."}, {"text": "Para one.\nPara two."}]
     path = tmp_path / "docs.jsonl.gz"

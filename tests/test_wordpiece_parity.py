@@ -280,6 +280,14 @@ def test_fast_batch_gives_berts_ids_on_the_battery(setting):
     assert sum(i != unknown for i in found) > 0.8 * len(found)  # the pieces mostly exist
 
 
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: "lower=%s,strip=%s" % s)
+def test_a_fast_path_started_before_the_first_batch_gives_berts_ids(setting):
+    tokenizer = WordPieceTokenizer(_vocab(BATTERY), *setting)
+    tokenizer.start_fast_path()  # what a build-data worker does first
+    assert (tokenizer._fast is not None) == (tokenizer.lower_case or not tokenizer.strip_accents)
+    _check_fast_path(tokenizer, BATTERY)
+
+
 def _real_lines(limit):
     """Lines of Moby Dick and sentences of Wikipedia leads from ../shared/data."""
     here = os.path.dirname(os.path.abspath(__file__))

@@ -47,6 +47,7 @@ TEXT_FORMATS = ("auto", "lines", "paragraphs")
 EXTRA = "pip install 'electra-keras[corpora]'"  # the extra with the optional readers
 RECORD_BATCH_ROWS = 1024  # Parquet rows decoded at a time: a batch of documents, never a file
 _TELL_EVERY = 256  # lines of a compressed file between two looks at how much of it was read
+_HEAD_BYTES = 1024  # of a line, what `looks_wrapped` decodes first
 DATASET_STATE = "state.json"  # written by datasets' save_to_disk beside its data-*.arrow files
 
 # A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) when the next
@@ -403,11 +404,29 @@ def looks_wrapped(path, sample=4000):
     lines, nine in ten are at most 100 characters, almost none is longer than that width plus
     10% (wrapping cuts every line at it, where sentences have a long tail), and most lines
     continue on the next one (paragraphs of several lines)."""
-    lines = []
+    # The rule asks of a line over 110 characters no more than that, which its first kilobyte
+    # tells: a file of a few long lines is not decoded whole. And once more than a tenth of the
+    # sample is over 100 characters (as many as the 90th percentile needs of the largest sample),
+    # no later line can make the file look wrapped: a file of many long lines is judged on its
+    # first few hundred.
+    lines, nonblank, long, enough_long = [], 0, 0, sample - int(0.9 * (sample - 1))
     for raw in _raw_lines(os.fspath(path)):
-        lines.append(raw.decode("utf-8", errors="replace").strip())
+        line = raw[:_HEAD_BYTES].decode("utf-8", errors="replace").strip()
+        if len(raw) > _HEAD_BYTES and len(line) <= 111:  # the head may end inside a character or the line
+            line = raw.decode("utf-8", errors="replace").strip()
+        lines.append(line)
+        if line and nonblank < sample:
+            nonblank += 1
+            long += len(line) > 100
+            if long >= enough_long:
+                return False
         if len(lines) >= 3 * sample:
             break
+    return _read_as_wrapped(lines, sample)
+
+
+def _read_as_wrapped(lines, sample):
+    """`looks_wrapped`'s rule on a file's first lines (stripped)."""
     lengths = sorted([len(line) for line in lines if line][:sample])
     if len(lengths) < 20:
         return False
