@@ -92,8 +92,8 @@ def test_only_chunk_names_pass_through_the_shuffle_and_the_staged_chunks_go(corp
     reader = beam_build._ReadChunks(inputs, int(SHARD_MB * 2**20), read_options, str(out))
     staged = list(reader.process(None))
     chunks = list(build._chunks(inputs, int(SHARD_MB * 2**20), read_options))
-    assert [(i, stats) for i, _, stats in staged] == [(i, stats) for i, _, stats in chunks]
-    for (_, path, _), (_, lines, _) in zip(staged, chunks):
+    assert [(i, stats) for i, _, stats in staged] == [(i, stats) for i, _, stats, _ in chunks]
+    for (_, path, _), (_, lines, _, _) in zip(staged, chunks):
         assert isinstance(path, str) and pickle.load(open(path, "rb")) == lines
 
     build_data(corpus, tmp_path / "beam", runner="beam")

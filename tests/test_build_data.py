@@ -154,33 +154,23 @@ def test_the_driver_hands_over_until_as_much_is_queued_as_it_would_build_and_the
     # two workers build the two oldest
     assert build._hand_over([mb] * 3, workers=2, chunk=mb, last=False)
     assert not build._hand_over([mb] * 4, workers=2, chunk=mb, last=False)
-    # the last chunk, or one not known yet to be the last or not: only to an idle worker, so that
-    # all end together
+    # the last chunk only to an idle worker, so that all end together
     assert build._hand_over([], workers=1, chunk=mb, last=True) and not build._hand_over([mb], 1, mb, last=True)
-    assert build._hand_over([], workers=1, chunk=mb, last=None) and not build._hand_over([mb], 1, mb, last=None)
     assert build._hand_over([mb], workers=2, chunk=mb, last=True) and not build._hand_over([mb, mb], 2, mb, last=True)
 
 
-def test_an_idle_worker_takes_a_chunk_before_the_next_is_read_else_the_driver_reads_one_ahead():
-    events = []
-
-    def chunks():
-        for chunk in "abcd":
-            events.append(f"read {chunk}")
-            yield chunk
-        events.append("read: none left")
-
-    def place(chunk, last):  # a worker is idle when "b" and "c" come
-        events.append(f"place {chunk} last={last}")
-        return last is not None or chunk in "bc"
-
-    build._place_each(chunks(), place)
-    assert events == ["read a", "place a last=None", "read b", "place a last=False",
-                      "place b last=None", "read c", "place c last=None",
-                      "read d", "place d last=None", "read: none left", "place d last=True"]
-    events.clear()
-    build._place_each(iter([]), place)
-    assert events == []
+def test_chunks_say_which_is_the_last_and_count_every_byte_when_a_long_document_is_cut_at_its_end(tmp_path):
+    # documents of two 22-byte lines in 16-byte chunks: each is cut after its second line (twice
+    # the size), so the document's end ("") comes after its chunk; the file ends in blank lines
+    path = tmp_path / "docs.txt"
+    docs = [[f"Line {i} of document {d}." for i in range(2)] for d in range(4)]
+    path.write_text("\n\n".join("\n".join(doc) for doc in docs) + "\n\n\n\n")
+    chunks = list(build._chunks([str(path)], 16, dict(text_format="lines", sentences=False)))
+    assert [index for index, *_ in chunks] == [0, 1, 2, 3]
+    assert [last for *_, last in chunks] == [False, False, False, True]
+    assert [[line for line in lines if line] for _, lines, _, _ in chunks] == docs
+    assert sum(stats.input_bytes for _, _, stats, _ in chunks) == os.path.getsize(path)
+    assert sum(stats.bytes for _, _, stats, _ in chunks) == os.path.getsize(path)
 
 
 def test_default_shard_size_gives_a_small_input_32_shards_or_more():

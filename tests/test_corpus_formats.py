@@ -183,7 +183,7 @@ def test_the_progress_bar_counts_input_bytes_to_the_end(corpus, tmp_path, fmt, c
     path = write_format(str(tmp_path), fmt, docs)
     files = find_text_files(path)
     chunks = list(build._chunks(files, int(SHARD_MB * 2**20), dict(text_format="lines")))
-    counted = [stats.input_bytes for _, _, stats in chunks]
+    counted = [stats.input_bytes for _, _, stats, _ in chunks]
     assert len(chunks) > 2 and all(n >= 0 for n in counted)
     assert sum(counted) == sum(os.path.getsize(f) for f in files)  # compressed bytes, not text
     build.build_pretraining_data(path, tokenizer, tmp_path / "shards", seq_len=SEQ, shard_size_mb=SHARD_MB,
@@ -199,8 +199,9 @@ def test_blank_lines_read_after_the_last_full_chunk_are_counted(corpus, tmp_path
     tail = tmp_path / "tail.txt"
     tail.write_bytes(plain_text(docs) + b"\n" * 5)
     chunks = list(build._chunks([str(tail)], 1, dict(text_format="lines")))  # a chunk per line
-    assert sum(stats.input_bytes for _, _, stats in chunks) == os.path.getsize(tail)
-    assert [line for _, lines, _ in chunks for line in lines] == [line for doc in docs for line in doc + [""]]
+    assert sum(stats.input_bytes for _, _, stats, _ in chunks) == os.path.getsize(tail)
+    assert [line for _, lines, _, _ in chunks for line in lines] == [line for doc in docs for line in doc + [""]]
+    assert [last for *_, last in chunks] == [False] * (len(chunks) - 1) + [True]
 
 
 def test_a_text_column_that_is_missing_or_not_text_names_the_file_and_the_columns(tmp_path):

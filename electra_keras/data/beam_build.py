@@ -99,7 +99,7 @@ class _ReadChunks(beam.DoFn):
         self.output_dir = output_dir
 
     def process(self, _):
-        for index, lines, read_stats in build._chunks(self.files, self.shard_bytes, self.read_options):
+        for index, lines, read_stats, _ in build._chunks(self.files, self.shard_bytes, self.read_options):
             if build._load_done(self.output_dir, index) is None:  # a whole shard from an earlier run stays
                 path = _staged_path(self.output_dir, index)
                 with atomic_path(path) as tmp, open(tmp, "wb") as f:

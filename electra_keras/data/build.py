@@ -59,12 +59,13 @@ def shard_name(index):
 
 
 def _chunks(files, shard_bytes, read_options):
-    """Yield (index, lines, read_stats) cut at document ends after `shard_bytes` of text.
+    """Yield (index, lines, read_stats, last) cut at document ends after `shard_bytes` of text.
 
     A document longer than twice the chunk size is cut inside (packing restarts there), so a
-    file without blank lines cannot make a chunk unbounded. A full chunk is handed out when
-    the next line arrives, or at the end with what was read after its last line (blank lines,
-    a file's last compressed bytes): the chunks' `input_bytes` add up to the input's size.
+    file without blank lines cannot make a chunk unbounded. A full chunk is handed out when the
+    next line of text arrives, so that whether it is the last one is known without reading the
+    next chunk, or at the end with what was read after its last line (blank lines, a file's last
+    compressed bytes): the chunks' `input_bytes` add up to the input's size.
     """
     running, emitted = ReadStats(), ReadStats()
 
@@ -73,25 +74,25 @@ def _chunks(files, shard_bytes, read_options):
         emitted.add(delta)
         return delta
 
-    index, lines, size, full = 0, [], 0, None
+    index, lines, size, full = 0, [], 0, []
     for path in files:
         # Sentences are split in the workers: the reading process only decodes and cuts.
         for line in iter_lines(path, stats=running, **dict(read_options, sentences=False)):
-            if full:
-                yield full
-                full = None
+            if full and line:
+                for chunk in full:
+                    yield *chunk, False
+                full = []
             lines.append(line)
             size += len(line) + 1
             if (size >= shard_bytes and line == "") or size >= 2 * shard_bytes:
-                full = (index, lines, since_last_chunk())
+                full.append((index, lines, since_last_chunk()))
                 index, lines, size = index + 1, [], 0
     if any(lines):
-        if full:
-            yield full
-        yield index, lines, since_last_chunk()
+        full.append((index, lines, since_last_chunk()))
     elif full:
-        full[2].add(since_last_chunk())
-        yield full
+        full[-1][2].add(since_last_chunk())
+    for i, chunk in enumerate(full, start=1):
+        yield *chunk, i == len(full)
 
 
 # ---- worker side -------------------------------------------------------------------------------
@@ -354,7 +355,7 @@ def build_pretraining_data(
     try:
         if num_workers == 1:
             _init_worker(output_dir, settings, tokenizer)
-            for index, lines, read_stats in chunks:
+            for index, lines, read_stats, _ in chunks:
                 record = _load_done(output_dir, index)
                 finished(*((index, record) if record else _build_shard(index, lines, read_stats, output_dir)))
         else:
@@ -386,22 +387,17 @@ def build_pretraining_data(
                         finished(*result.get())
                         del in_flight[result]
 
-                def place(chunk, last):
-                    """Hand `chunk` over or build it here (`_hand_over`); with last=None, only hand it
-                    to an idle worker. Whether it is placed."""
+                for index, lines, read_stats, last in chunks:
                     collect()
-                    size, record = chunk[2].bytes, _load_done(output_dir, chunk[0])
+                    record = _load_done(output_dir, index)
                     if record:
-                        finished(chunk[0], record)
-                    elif started_up.ready() and _hand_over(list(in_flight.values()), num_workers - 1, size, last):
-                        in_flight[pool.apply_async(_build_shard, (*chunk, output_dir))] = size
-                    elif last is None:
-                        return False
+                        finished(index, record)
+                    elif started_up.ready() and _hand_over(list(in_flight.values()), num_workers - 1,
+                                                           read_stats.bytes, last):
+                        task = pool.apply_async(_build_shard, (index, lines, read_stats, output_dir))
+                        in_flight[task] = read_stats.bytes
                     else:
-                        finished(*_build_shard(*chunk, output_dir))
-                    return True
-
-                _place_each(chunks, place)
+                        finished(*_build_shard(index, lines, read_stats, output_dir))
                 collect(ready_only=False)
             except BaseException:
                 pool.terminate()
@@ -415,29 +411,14 @@ def build_pretraining_data(
     return _write_info(records, files, settings, output_dir, started, progress)
 
 
-def _place_each(chunks, place):
-    """Call `place(chunk, last)` for each chunk, which returns whether it placed the chunk: first
-    with last=None, so that an idle worker takes it before the next chunk is read (a new file or
-    slow text can take a while), else again once reading ahead has told whether it is the last."""
-    chunks = iter(chunks)
-    chunk = next(chunks, None)
-    while chunk is not None:
-        if place(chunk, None):
-            chunk = next(chunks, None)
-            continue
-        following = next(chunks, None)
-        place(chunk, following is None)
-        chunk = following
-
-
 def _hand_over(unfinished, workers, chunk, last):
     """Whether the driving process hands a chunk of `chunk` bytes of text to its `workers` (else
     builds it itself), with chunks of `unfinished` bytes (oldest first) handed over and not yet
     built: unless those queued behind the ones the workers build come to three quarters of the
     chunk each, so none runs dry while the driver builds it (a chunk that a long document made
-    twice the size goes to them); the last chunk, or one not known yet to be the last or not
-    (last=None), only while a worker may be idle, so they all finish together."""
-    if last is not False:
+    twice the size goes to them); the last chunk only while a worker may be idle, so they all
+    finish together."""
+    if last:
         return len(unfinished) < workers
     return sum(unfinished[workers:]) < 0.75 * workers * chunk
 
