@@ -48,6 +48,7 @@ EXTRA = "pip install 'electra-keras[corpora]'"  # the extra with the optional re
 RECORD_BATCH_ROWS = 1024  # Parquet rows decoded at a time: a batch of documents, never a file
 _TELL_EVERY = 256  # lines of a compressed file between two looks at how much of it was read
 _HEAD_BYTES = 1024  # of a line, what `looks_wrapped` decodes first
+_WRAP_WIDTH, _WRAP_SLACK = 100, 1.1  # `looks_wrapped`: the widest wrapping, and how far past it lines may run
 DATASET_STATE = "state.json"  # written by datasets' save_to_disk beside its data-*.arrow files
 
 # A sentence ends at . ! or ? (optionally followed by a closing quote or bracket) when the next
@@ -412,12 +413,12 @@ def looks_wrapped(path, sample=4000):
     lines, nonblank, long, enough_long = [], 0, 0, sample - int(0.9 * (sample - 1))
     for raw in _raw_lines(os.fspath(path)):
         line = raw[:_HEAD_BYTES].decode("utf-8", errors="replace").strip()
-        if len(raw) > _HEAD_BYTES and len(line) <= 111:  # the head may end inside a character or the line
+        if len(raw) > _HEAD_BYTES and len(line) <= _WRAP_SLACK * _WRAP_WIDTH + 1:  # the head may end inside a character
             line = raw.decode("utf-8", errors="replace").strip()
         lines.append(line)
         if line and nonblank < sample:
             nonblank += 1
-            long += len(line) > 100
+            long += len(line) > _WRAP_WIDTH
             if long >= enough_long:
                 return False
         if len(lines) >= 3 * sample:
@@ -432,7 +433,7 @@ def _read_as_wrapped(lines, sample):
         return False
     width, longest = lengths[int(0.9 * (len(lengths) - 1))], lengths[int(0.99 * (len(lengths) - 1))]
     continued = sum(1 for a, b in zip(lines, lines[1:]) if a and b) / len(lengths)
-    return width <= 100 and longest <= 1.1 * width and continued >= 0.5
+    return width <= _WRAP_WIDTH and longest <= _WRAP_SLACK * width and continued >= 0.5
 
 
 def iter_lines(path, *, text_field="text", encoding_errors="strict", sentences=True, stats=None,
